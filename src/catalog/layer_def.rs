@@ -1,0 +1,254 @@
+//! One layer of the catalogue, as declared by one `layers/*.toml` file.
+
+use serde::{Deserialize, Serialize};
+
+/// The geometry every feature of a layer must have. Multi-geometries of the same dimension are
+/// accepted (a village cut in two by a river is still one village).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeometryKind {
+    Point,
+    Line,
+    Polygon,
+}
+
+impl GeometryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GeometryKind::Point => "point",
+            GeometryKind::Line => "line",
+            GeometryKind::Polygon => "polygon",
+        }
+    }
+}
+
+/// Who may see a layer. Staff layers (hazard sources, cameras…) are withheld from anonymous
+/// users everywhere a layer can leak: tiles, features, nearest and around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Public,
+    Staff,
+}
+
+/// What a layer *is* to the services. Services find their layers by role, never by id, so a
+/// deployment can rename or re-source a layer without touching code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    District,
+    Town,
+    Village,
+    GridCell,
+    Beat,
+    LinkageCentre,
+    Workstation,
+    /// District-level handling units (区级处置单位).
+    DistrictUnit,
+    /// Town-level handling units (镇级处置单位).
+    TownUnit,
+    HazardSource,
+    HazmatEnterprise,
+    Pipeline,
+    ProtectedTarget,
+    Shelter,
+    Team,
+    SupplyDepot,
+    MedicalFacility,
+    Road,
+    Water,
+    RainGauge,
+    WaterLevelStation,
+    WeatherStation,
+    Camera,
+    Component,
+    FloodPoint,
+    ConstructionSite,
+    FirePoliceStation,
+}
+
+impl Role {
+    pub const ALL: [Role; 27] = [
+        Role::District,
+        Role::Town,
+        Role::Village,
+        Role::GridCell,
+        Role::Beat,
+        Role::LinkageCentre,
+        Role::Workstation,
+        Role::DistrictUnit,
+        Role::TownUnit,
+        Role::HazardSource,
+        Role::HazmatEnterprise,
+        Role::Pipeline,
+        Role::ProtectedTarget,
+        Role::Shelter,
+        Role::Team,
+        Role::SupplyDepot,
+        Role::MedicalFacility,
+        Role::Road,
+        Role::Water,
+        Role::RainGauge,
+        Role::WaterLevelStation,
+        Role::WeatherStation,
+        Role::Camera,
+        Role::Component,
+        Role::FloodPoint,
+        Role::ConstructionSite,
+        Role::FirePoliceStation,
+    ];
+
+    /// District and town units are two layers but one routing pool.
+    pub fn is_handling_unit(self) -> bool {
+        matches!(self, Role::DistrictUnit | Role::TownUnit)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        // The same names serde uses; a unit test keeps the two in step.
+        match self {
+            Role::District => "district",
+            Role::Town => "town",
+            Role::Village => "village",
+            Role::GridCell => "grid_cell",
+            Role::Beat => "beat",
+            Role::LinkageCentre => "linkage_centre",
+            Role::Workstation => "workstation",
+            Role::DistrictUnit => "district_unit",
+            Role::TownUnit => "town_unit",
+            Role::HazardSource => "hazard_source",
+            Role::HazmatEnterprise => "hazmat_enterprise",
+            Role::Pipeline => "pipeline",
+            Role::ProtectedTarget => "protected_target",
+            Role::Shelter => "shelter",
+            Role::Team => "team",
+            Role::SupplyDepot => "supply_depot",
+            Role::MedicalFacility => "medical_facility",
+            Role::Road => "road",
+            Role::Water => "water",
+            Role::RainGauge => "rain_gauge",
+            Role::WaterLevelStation => "water_level_station",
+            Role::WeatherStation => "weather_station",
+            Role::Camera => "camera",
+            Role::Component => "component",
+            Role::FloodPoint => "flood_point",
+            Role::ConstructionSite => "construction_site",
+            Role::FirePoliceStation => "fire_police_station",
+        }
+    }
+}
+
+/// The type of one attribute. Values are checked against it at load time, so every later
+/// consumer (filters, tiles, JSON) can trust the column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Chinese caption shown in popups and tables.
+    pub title: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// Where a layer's features come from. The format follows the file extension so that the same
+/// catalogue entry can be pointed at GeoJSON or a GeoPackage by editing one line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    /// Relative to the data directory, or absolute.
+    pub path: String,
+    /// GeoPackage table; defaults to the layer id.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// The attribute that identifies a feature (for GeoJSON the feature `id` is used when the
+    /// attribute is absent).
+    pub id_field: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    GeoJson,
+    GeoPackage,
+}
+
+impl SourceDef {
+    pub fn format(&self) -> Option<SourceFormat> {
+        let lower = self.path.to_ascii_lowercase();
+        if lower.ends_with(".geojson") || lower.ends_with(".json") {
+            Some(SourceFormat::GeoJson)
+        } else if lower.ends_with(".gpkg") {
+            Some(SourceFormat::GeoPackage)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerDef {
+    pub id: String,
+    /// Chinese title, the one the centre's staff read.
+    pub title: String,
+    pub title_en: String,
+    pub group: String,
+    pub geometry: GeometryKind,
+    #[serde(default)]
+    pub role: Option<Role>,
+    pub access: Access,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    /// The attribute drawn as the map label.
+    #[serde(default)]
+    pub label: Option<String>,
+    pub source: SourceDef,
+    pub fields: Vec<FieldDef>,
+}
+
+impl LayerDef {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.access == Access::Public
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_match_serde() {
+        for role in Role::ALL {
+            let json = serde_json::to_value(role).unwrap();
+            assert_eq!(json.as_str().unwrap(), role.as_str());
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The `gridlink` command line: one module per subcommand.
+
+pub mod check;
+pub mod gen_data;
+pub mod serve;
+
+use crate::config::{Config, FileConfig};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// gridlink — map and case server for a district grid-management and emergency-linkage centre.
+///
+/// Start with `gridlink serve --demo`: it generates the Fengxian demo dataset if it is missing
+/// and serves it on http://127.0.0.1:8080.
+#[derive(Debug, Parser)]
+#[command(name = "gridlink", version, about, long_about)]
+pub struct Cli {
+    /// Config file (TOML). Flags and environment variables override it.
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDLINK_CONFIG",
+        default_value = "gridlink.toml"
+    )]
+    pub config: PathBuf,
+    /// Directory with the layer source files (GeoJSON, GeoPackage) [default: data/demo].
+    #[arg(long, global = true, env = "GRIDLINK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory with the layer catalogue, one TOML file per layer [default: layers].
+    #[arg(long, global = true, env = "GRIDLINK_LAYERS_DIR")]
+    pub layers_dir: Option<PathBuf>,
+    /// Directory with the code tables and the demo recipe [default: data].
+    #[arg(long, global = true, env = "GRIDLINK_TABLES_DIR")]
+    pub tables_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate the Fengxian demo dataset (deterministic: same seed and scale, same bytes).
+    GenData(gen_data::Args),
+    /// Load every layer, report per layer, and check the grid's topology.
+    Check(check::Args),
+    /// Serve the map, features and APIs over HTTP.
+    Serve(serve::Args),
+}
+
+impl Cli {
+    /// The settled configuration; `listen` comes from the serve flags when given.
+    pub fn config(&self, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+        let explicit = std::env::var_os("GRIDLINK_CONFIG").is_some()
+            || std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
+        let file = FileConfig::read(&self.config, explicit)?;
+        Ok(Config::resolve(
+            file,
+            self.data_dir.clone(),
+            self.layers_dir.clone(),
+            self.tables_dir.clone(),
+            listen,
+        ))
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match &cli.command {
+        Command::GenData(args) => gen_data::run(&cli.config(None)?, args),
+        Command::Check(args) => check::run(&cli.config(None)?, args),
+        Command::Serve(args) => serve::run(&cli.config(args.listen)?, args),
+    }
+}

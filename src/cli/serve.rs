@@ -1,0 +1,111 @@
+//! `gridlink serve`: load the layers and serve the HTTP API.
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
+use crate::http::{AppState, router};
+use crate::spatial::{LayerStore, SharedStore};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GRIDLINK_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Generate the demo dataset into the data dir first if any layer file is missing.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+fn load(config: &Config) -> anyhow::Result<LayerStore> {
+    let catalog = Catalog::load(&config.layers_dir, &config.tables_dir)?;
+    Ok(LayerStore::load(catalog, &config.data_dir)?)
+}
+
+pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
+    if args.demo {
+        let catalog = Catalog::load(&config.layers_dir, &config.tables_dir)?;
+        if !is_complete(&catalog, &config.data_dir) {
+            tracing::info!(dir = %config.data_dir.display(), "generating the demo dataset");
+            let summary = generate(&GenOptions {
+                seed: DEFAULT_SEED,
+                scale: 1.0,
+                layers_dir: config.layers_dir.clone(),
+                tables_dir: config.tables_dir.clone(),
+                out_dir: config.data_dir.clone(),
+            })?;
+            tracing::info!(
+                seconds = summary.elapsed.as_secs_f64(),
+                "demo dataset ready"
+            );
+        }
+    }
+    let store = load(config)?;
+    for layer in store.layers() {
+        for problem in &layer.report.problems {
+            tracing::warn!(layer = %layer.def.id, file = %problem.file.display(), index = problem.index, reason = %problem.reason, "skipped feature");
+        }
+    }
+    tracing::info!(
+        layers = store.layers().len(),
+        features = store.feature_count(),
+        ms = store.load_time.as_millis() as u64,
+        "layers loaded"
+    );
+    let shared = SharedStore::new(store);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve(config.clone(), shared))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config, store: SharedStore) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    reload_on_hangup(config.clone(), store.clone());
+    let app = router(AppState { store });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// SIGHUP reloads every layer into a new store and swaps it in; requests in flight keep the
+/// store they started with. A failed reload keeps the old store and logs why.
+fn reload_on_hangup(config: Config, store: SharedStore) {
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            let config = config.clone();
+            match tokio::task::spawn_blocking(move || load(&config)).await {
+                Ok(Ok(new)) => {
+                    tracing::info!(features = new.feature_count(), "layers reloaded");
+                    store.replace(new);
+                }
+                Ok(Err(e)) => tracing::error!("reload failed, keeping the current layers: {e:#}"),
+                Err(e) => tracing::error!("reload task failed: {e}"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

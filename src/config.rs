@@ -1,0 +1,71 @@
+//! Settings from `gridlink.toml`, overridden by environment variables and flags.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// What a config file may set; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub layers_dir: Option<PathBuf>,
+    pub tables_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl FileConfig {
+    /// Reads `path`; a missing file is only an error when the user named it explicitly.
+    pub fn read(path: &Path, explicit: bool) -> Result<FileConfig, crate::catalog::CatalogError> {
+        if !path.exists() && !explicit {
+            return Ok(FileConfig::default());
+        }
+        let text = crate::catalog::read_text(path)?;
+        crate::catalog::parse_toml(path, &text)
+    }
+}
+
+/// The settled configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where layer source files are (`[source] path` is relative to it).
+    pub data_dir: PathBuf,
+    /// The layer catalogue, one TOML file per layer.
+    pub layers_dir: PathBuf,
+    /// Code tables, layer groups and the demo recipe.
+    pub tables_dir: PathBuf,
+    pub listen: SocketAddr,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "data/demo";
+pub const DEFAULT_LAYERS_DIR: &str = "layers";
+pub const DEFAULT_TABLES_DIR: &str = "data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Flag or environment value first, then the file, then the default.
+    pub fn resolve(
+        file: FileConfig,
+        data_dir: Option<PathBuf>,
+        layers_dir: Option<PathBuf>,
+        tables_dir: Option<PathBuf>,
+        listen: Option<SocketAddr>,
+    ) -> Config {
+        Config {
+            data_dir: data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            layers_dir: layers_dir
+                .or(file.layers_dir)
+                .unwrap_or_else(|| DEFAULT_LAYERS_DIR.into()),
+            tables_dir: tables_dir
+                .or(file.tables_dir)
+                .unwrap_or_else(|| DEFAULT_TABLES_DIR.into()),
+            listen: listen.or(file.listen).unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
+            }),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! GeoJSON FeatureCollection files.
+
+use super::{FeatureSink, LayerSource, RawFeature, SourceError};
+use crate::catalog::LayerDef;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::path::{Path, PathBuf};
+
+pub struct GeoJsonSource {
+    path: PathBuf,
+}
+
+impl GeoJsonSource {
+    pub fn new(path: PathBuf) -> Self {
+        GeoJsonSource { path }
+    }
+}
+
+/// The collection is split into raw feature texts first, so that one feature with the wrong
+/// shape (a string where coordinates belong, say) costs only that feature, not the file.
+#[derive(Deserialize)]
+struct Collection<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(borrow)]
+    features: Vec<&'a RawValue>,
+}
+
+impl LayerSource for GeoJsonSource {
+    fn file(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self, def: &LayerDef, sink: &mut FeatureSink<'_>) -> Result<(), SourceError> {
+        let text = std::fs::read_to_string(&self.path).map_err(|e| SourceError::Unreadable {
+            layer: def.id.clone(),
+            file: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        let malformed = |message: String| SourceError::Malformed {
+            layer: def.id.clone(),
+            file: self.path.clone(),
+            message,
+        };
+        let collection: Collection<'_> = serde_json::from_str(&text)
+            .map_err(|e| malformed(format!("not a GeoJSON FeatureCollection: {e}")))?;
+        if collection.kind != "FeatureCollection" {
+            return Err(malformed(format!(
+                "type is {:?}, expected \"FeatureCollection\"",
+                collection.kind
+            )));
+        }
+        for (index, raw) in collection.features.iter().enumerate() {
+            sink(index, decode_feature(raw.get(), &def.source.id_field));
+        }
+        Ok(())
+    }
+}
+
+fn decode_feature(text: &str, id_field: &str) -> Result<RawFeature, String> {
+    let feature: geojson::Feature =
+        serde_json::from_str(text).map_err(|e| format!("not a GeoJSON feature: {e}"))?;
+    let geometry = feature
+        .geometry
+        .ok_or_else(|| "feature has no geometry".to_string())?;
+    let geometry = geo::Geometry::<f64>::try_from(geometry.value)
+        .map_err(|e| format!("unusable geometry: {e}"))?;
+    let properties = feature.properties.unwrap_or_default();
+    let id = match properties.get(id_field) {
+        Some(v) if !v.is_null() => Some(v.clone()),
+        _ => feature.id.map(|id| match id {
+            geojson::feature::Id::String(s) => Value::String(s),
+            geojson::feature::Id::Number(n) => Value::Number(n),
+        }),
+    };
+    Ok(RawFeature {
+        id,
+        geometry,
+        properties,
+    })
+}

@@ -1,0 +1,297 @@
+//! Typed, compact property columns.
+//!
+//! A layer's attributes are stored column by column: numbers as plain vectors, strings either
+//! in one arena (unique values such as names) or dictionary-encoded (repeated values such as
+//! status, type or town code). 100,000 components cost a few megabytes, not a `serde_json::Map`
+//! per feature.
+
+use crate::catalog::FieldType;
+use serde_json::Value;
+
+/// One attribute value, borrowed from its column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PropertyValue<'a> {
+    Null,
+    Text(&'a str),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+}
+
+impl<'a> PropertyValue<'a> {
+    pub fn to_json(self) -> Value {
+        match self {
+            PropertyValue::Null => Value::Null,
+            PropertyValue::Text(s) => Value::String(s.to_string()),
+            PropertyValue::Integer(n) => Value::from(n),
+            PropertyValue::Number(x) => {
+                serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+            }
+            PropertyValue::Boolean(b) => Value::Bool(b),
+        }
+    }
+
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            PropertyValue::Integer(n) => Some(n as f64),
+            PropertyValue::Number(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    pub fn as_text(self) -> Option<&'a str> {
+        match self {
+            PropertyValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A value accepted by [`ColumnBuilder::push`], already checked against the field type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedValue {
+    Null,
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+}
+
+/// Strings of one column in a single buffer; `ends[i]` is where string `i` stops.
+#[derive(Debug, Clone, Default)]
+pub struct TextArena {
+    bytes: String,
+    ends: Vec<u32>,
+}
+
+impl TextArena {
+    pub fn push(&mut self, s: &str) {
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len() as u32);
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let end = self.ends[i] as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..end]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+const NULL_CODE: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+pub enum Column {
+    /// Unique-ish strings; `None` in `nulls` marks a null.
+    Text {
+        arena: TextArena,
+        nulls: Vec<bool>,
+    },
+    /// Repeated strings: `codes[i]` indexes `values`, `u32::MAX` is null.
+    Dictionary {
+        values: Vec<Box<str>>,
+        codes: Vec<u32>,
+    },
+    Integer {
+        values: Vec<i64>,
+        nulls: Vec<bool>,
+    },
+    /// NaN is null: NaN itself is refused at load time.
+    Number(Vec<f64>),
+    /// 0 false, 1 true, 2 null.
+    Boolean(Vec<u8>),
+}
+
+impl Column {
+    pub fn get(&self, i: usize) -> PropertyValue<'_> {
+        match self {
+            Column::Text { arena, nulls } => {
+                if nulls[i] {
+                    PropertyValue::Null
+                } else {
+                    PropertyValue::Text(arena.get(i))
+                }
+            }
+            Column::Dictionary { values, codes } => match codes[i] {
+                NULL_CODE => PropertyValue::Null,
+                code => PropertyValue::Text(&values[code as usize]),
+            },
+            Column::Integer { values, nulls } => {
+                if nulls[i] {
+                    PropertyValue::Null
+                } else {
+                    PropertyValue::Integer(values[i])
+                }
+            }
+            Column::Number(values) => {
+                if values[i].is_nan() {
+                    PropertyValue::Null
+                } else {
+                    PropertyValue::Number(values[i])
+                }
+            }
+            Column::Boolean(values) => match values[i] {
+                0 => PropertyValue::Boolean(false),
+                1 => PropertyValue::Boolean(true),
+                _ => PropertyValue::Null,
+            },
+        }
+    }
+
+    /// The distinct values of a dictionary column, for filters and legends.
+    pub fn dictionary(&self) -> Option<&[Box<str>]> {
+        match self {
+            Column::Dictionary { values, .. } => Some(values),
+            _ => None,
+        }
+    }
+}
+
+/// Collects one column's values while a layer loads.
+#[derive(Debug, Clone)]
+pub struct ColumnBuilder {
+    kind: FieldType,
+    texts: Vec<Option<String>>,
+    integers: Vec<Option<i64>>,
+    numbers: Vec<f64>,
+    booleans: Vec<u8>,
+}
+
+impl ColumnBuilder {
+    pub fn new(kind: FieldType) -> Self {
+        ColumnBuilder {
+            kind,
+            texts: Vec::new(),
+            integers: Vec::new(),
+            numbers: Vec::new(),
+            booleans: Vec::new(),
+        }
+    }
+
+    /// `value` must already match the column type (see [`super::validate::property`]).
+    pub fn push(&mut self, value: OwnedValue) {
+        match (self.kind, value) {
+            (FieldType::String, OwnedValue::Text(s)) => self.texts.push(Some(s)),
+            (FieldType::String, _) => self.texts.push(None),
+            (FieldType::Integer, OwnedValue::Integer(n)) => self.integers.push(Some(n)),
+            (FieldType::Integer, _) => self.integers.push(None),
+            (FieldType::Number, OwnedValue::Number(x)) => self.numbers.push(x),
+            (FieldType::Number, _) => self.numbers.push(f64::NAN),
+            (FieldType::Boolean, OwnedValue::Boolean(b)) => self.booleans.push(u8::from(b)),
+            (FieldType::Boolean, _) => self.booleans.push(2),
+        }
+    }
+
+    pub fn finish(self) -> Column {
+        match self.kind {
+            FieldType::String => finish_text(self.texts),
+            FieldType::Integer => Column::Integer {
+                nulls: self.integers.iter().map(Option::is_none).collect(),
+                values: self.integers.into_iter().map(|v| v.unwrap_or(0)).collect(),
+            },
+            FieldType::Number => Column::Number(self.numbers),
+            FieldType::Boolean => Column::Boolean(self.booleans),
+        }
+    }
+}
+
+/// Dictionary-encodes a string column when values repeat enough to pay for the table.
+fn finish_text(texts: Vec<Option<String>>) -> Column {
+    let mut lookup: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut values: Vec<Box<str>> = Vec::new();
+    let mut codes = Vec::with_capacity(texts.len());
+    let limit = (texts.len() / 4).max(16);
+    let mut repeated_enough = true;
+    for text in &texts {
+        match text {
+            None => codes.push(NULL_CODE),
+            Some(s) => {
+                let next = values.len() as u32;
+                let code = *lookup.entry(s.as_str()).or_insert(next);
+                if code == next {
+                    values.push(s.as_str().into());
+                    if values.len() > limit {
+                        repeated_enough = false;
+                        break;
+                    }
+                }
+                codes.push(code);
+            }
+        }
+    }
+    if repeated_enough {
+        return Column::Dictionary { values, codes };
+    }
+    let mut arena = TextArena::default();
+    let mut nulls = Vec::with_capacity(texts.len());
+    for text in &texts {
+        arena.push(text.as_deref().unwrap_or(""));
+        nulls.push(text.is_none());
+    }
+    Column::Text { arena, nulls }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(kind: FieldType, values: Vec<OwnedValue>) -> Column {
+        let mut b = ColumnBuilder::new(kind);
+        for v in values {
+            b.push(v);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn repeated_strings_are_dictionary_encoded() {
+        let values = (0..100)
+            .map(|i| OwnedValue::Text(if i % 2 == 0 { "open" } else { "closed" }.into()))
+            .collect();
+        let col = build(FieldType::String, values);
+        assert_eq!(col.dictionary().map(|d| d.len()), Some(2));
+        assert_eq!(col.get(3), PropertyValue::Text("closed"));
+    }
+
+    #[test]
+    fn unique_strings_go_to_the_arena_and_keep_nulls() {
+        let mut values: Vec<OwnedValue> = (0..100)
+            .map(|i| OwnedValue::Text(format!("name {i}")))
+            .collect();
+        values[7] = OwnedValue::Null;
+        let col = build(FieldType::String, values);
+        assert!(col.dictionary().is_none());
+        assert_eq!(col.get(6), PropertyValue::Text("name 6"));
+        assert_eq!(col.get(7), PropertyValue::Null);
+        assert_eq!(col.get(99), PropertyValue::Text("name 99"));
+    }
+
+    #[test]
+    fn numbers_integers_and_booleans_round_trip_with_nulls() {
+        let col = build(
+            FieldType::Number,
+            vec![OwnedValue::Number(1.5), OwnedValue::Null],
+        );
+        assert_eq!(col.get(0), PropertyValue::Number(1.5));
+        assert_eq!(col.get(1), PropertyValue::Null);
+        let col = build(
+            FieldType::Integer,
+            vec![OwnedValue::Null, OwnedValue::Integer(-3)],
+        );
+        assert_eq!(col.get(0), PropertyValue::Null);
+        assert_eq!(col.get(1), PropertyValue::Integer(-3));
+        let col = build(
+            FieldType::Boolean,
+            vec![OwnedValue::Boolean(true), OwnedValue::Null],
+        );
+        assert_eq!(col.get(0), PropertyValue::Boolean(true));
+        assert_eq!(col.get(1), PropertyValue::Null);
+    }
+}

@@ -1,0 +1,299 @@
+//! One loaded layer: ids, geometries, typed columns and an R-tree, immutable once built.
+
+use super::columns::{Column, ColumnBuilder, PropertyValue};
+use super::index::SpatialIndex;
+use super::validate::{self, Accepted};
+use crate::catalog::{GeometryKind, LayerDef};
+use crate::sources::{FeatureProblem, RawFeature};
+use geo::{BoundingRect, Coord, MultiLineString, MultiPolygon, Rect};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Geometries in the one form the layer's kind allows.
+#[derive(Debug, Clone)]
+pub enum Geometries {
+    Points(Vec<Coord<f64>>),
+    Lines(Vec<MultiLineString<f64>>),
+    Polygons(Vec<MultiPolygon<f64>>),
+}
+
+/// A borrowed geometry of one feature.
+#[derive(Debug, Clone, Copy)]
+pub enum GeometryRef<'a> {
+    Point(Coord<f64>),
+    Lines(&'a MultiLineString<f64>),
+    Polygons(&'a MultiPolygon<f64>),
+}
+
+impl GeometryRef<'_> {
+    pub fn to_geo(self) -> geo::Geometry<f64> {
+        match self {
+            GeometryRef::Point(c) => geo::Geometry::Point(c.into()),
+            GeometryRef::Lines(m) if m.0.len() == 1 => geo::Geometry::LineString(m.0[0].clone()),
+            GeometryRef::Lines(m) => geo::Geometry::MultiLineString(m.clone()),
+            GeometryRef::Polygons(m) if m.0.len() == 1 => geo::Geometry::Polygon(m.0[0].clone()),
+            GeometryRef::Polygons(m) => geo::Geometry::MultiPolygon(m.clone()),
+        }
+    }
+
+    pub fn bounding_rect(self) -> Option<Rect<f64>> {
+        match self {
+            GeometryRef::Point(c) => Some(Rect::new(c, c)),
+            GeometryRef::Lines(m) => m.bounding_rect(),
+            GeometryRef::Polygons(m) => m.bounding_rect(),
+        }
+    }
+}
+
+/// What happened when the layer was loaded, for `gridlink check` and the startup log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadReport {
+    pub file: PathBuf,
+    /// Features found in the source.
+    pub read: usize,
+    /// Features accepted into the store.
+    pub loaded: usize,
+    /// One entry per skipped feature.
+    pub problems: Vec<FeatureProblem>,
+    #[serde(with = "duration_ms")]
+    pub load_time: Duration,
+}
+
+mod duration_ms {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+}
+
+#[derive(Debug)]
+pub struct Layer {
+    pub def: Arc<LayerDef>,
+    ids: super::columns::TextArena,
+    /// Feature indexes sorted by id, for lookups without a second copy of every id.
+    by_id: Vec<u32>,
+    geometries: Geometries,
+    columns: Vec<Column>,
+    index: SpatialIndex,
+    extent: Option<Rect<f64>>,
+    pub report: LoadReport,
+}
+
+impl Layer {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn id(&self, i: usize) -> &str {
+        self.ids.get(i)
+    }
+
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.by_id
+            .binary_search_by(|&i| self.ids.get(i as usize).cmp(id))
+            .ok()
+            .map(|pos| self.by_id[pos] as usize)
+    }
+
+    pub fn geometry(&self, i: usize) -> GeometryRef<'_> {
+        match &self.geometries {
+            Geometries::Points(v) => GeometryRef::Point(v[i]),
+            Geometries::Lines(v) => GeometryRef::Lines(&v[i]),
+            Geometries::Polygons(v) => GeometryRef::Polygons(&v[i]),
+        }
+    }
+
+    pub fn geometries(&self) -> &Geometries {
+        &self.geometries
+    }
+
+    /// The value of field number `field` (catalogue order) for feature `i`.
+    pub fn value(&self, i: usize, field: usize) -> PropertyValue<'_> {
+        self.columns[field].get(i)
+    }
+
+    /// The value of the named field, `None` when the layer has no such field.
+    pub fn property(&self, i: usize, name: &str) -> Option<PropertyValue<'_>> {
+        self.def.field_index(name).map(|f| self.value(i, f))
+    }
+
+    pub fn column(&self, field: usize) -> &Column {
+        &self.columns[field]
+    }
+
+    pub fn index(&self) -> &SpatialIndex {
+        &self.index
+    }
+
+    /// Bounding box of all features; `None` for an empty layer.
+    pub fn extent(&self) -> Option<Rect<f64>> {
+        self.extent
+    }
+
+    /// The feature's properties as a JSON object, in catalogue order.
+    pub fn properties_json(&self, i: usize) -> serde_json::Map<String, serde_json::Value> {
+        self.def
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(f, def)| (def.name.clone(), self.value(i, f).to_json()))
+            .collect()
+    }
+}
+
+/// Validates raw features one at a time and assembles the layer.
+pub struct LayerBuilder {
+    def: Arc<LayerDef>,
+    file: PathBuf,
+    ids: super::columns::TextArena,
+    seen: HashSet<String>,
+    points: Vec<Coord<f64>>,
+    lines: Vec<MultiLineString<f64>>,
+    polygons: Vec<MultiPolygon<f64>>,
+    columns: Vec<ColumnBuilder>,
+    read: usize,
+    problems: Vec<FeatureProblem>,
+}
+
+impl LayerBuilder {
+    pub fn new(def: Arc<LayerDef>, file: PathBuf) -> Self {
+        let columns = def
+            .fields
+            .iter()
+            .map(|f| ColumnBuilder::new(f.kind))
+            .collect();
+        LayerBuilder {
+            def,
+            file,
+            ids: Default::default(),
+            seen: HashSet::new(),
+            points: Vec::new(),
+            lines: Vec::new(),
+            polygons: Vec::new(),
+            columns,
+            read: 0,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, index: usize, id: Option<String>, reason: String) {
+        self.problems.push(FeatureProblem {
+            file: self.file.clone(),
+            index,
+            id,
+            reason,
+        });
+    }
+
+    /// Takes one feature from a source; a bad one is recorded and skipped.
+    pub fn push(&mut self, index: usize, feature: Result<RawFeature, String>) {
+        self.read += 1;
+        let feature = match feature {
+            Ok(f) => f,
+            Err(reason) => return self.problem(index, None, reason),
+        };
+        let id = match validate::id(feature.id.as_ref(), &self.def.source.id_field) {
+            Ok(id) => id,
+            Err(reason) => return self.problem(index, None, reason),
+        };
+        if self.seen.contains(&id) {
+            return self.problem(index, Some(id), "duplicate id".into());
+        }
+        let mut values = Vec::with_capacity(self.def.fields.len());
+        for field in &self.def.fields {
+            match validate::property(field, feature.properties.get(&field.name)) {
+                Ok(v) => values.push(v),
+                Err(reason) => return self.problem(index, Some(id), reason),
+            }
+        }
+        let geometry = match validate::geometry(self.def.geometry, feature.geometry) {
+            Ok(g) => g,
+            Err(reason) => return self.problem(index, Some(id), reason),
+        };
+        match geometry {
+            Accepted::Point(c) => self.points.push(c),
+            Accepted::Lines(m) => self.lines.push(m),
+            Accepted::Polygons(m) => self.polygons.push(m),
+        }
+        for (column, value) in self.columns.iter_mut().zip(values) {
+            column.push(value);
+        }
+        self.ids.push(&id);
+        self.seen.insert(id);
+    }
+
+    pub fn finish(self, load_time: Duration) -> Layer {
+        let geometries = match self.def.geometry {
+            GeometryKind::Point => Geometries::Points(self.points),
+            GeometryKind::Line => Geometries::Lines(self.lines),
+            GeometryKind::Polygon => Geometries::Polygons(self.polygons),
+        };
+        let (index, extent) = match &geometries {
+            Geometries::Points(v) => (
+                SpatialIndex::points(v),
+                extent_of(v.iter().map(|c| Rect::new(*c, *c))),
+            ),
+            Geometries::Lines(v) => {
+                let rects: Vec<Rect<f64>> = v.iter().filter_map(|m| m.bounding_rect()).collect();
+                (
+                    SpatialIndex::boxes(rects.iter().copied()),
+                    extent_of(rects.into_iter()),
+                )
+            }
+            Geometries::Polygons(v) => {
+                let rects: Vec<Rect<f64>> = v.iter().filter_map(|m| m.bounding_rect()).collect();
+                (
+                    SpatialIndex::boxes(rects.iter().copied()),
+                    extent_of(rects.into_iter()),
+                )
+            }
+        };
+        let mut by_id: Vec<u32> = (0..self.ids.len() as u32).collect();
+        by_id.sort_unstable_by(|&a, &b| self.ids.get(a as usize).cmp(self.ids.get(b as usize)));
+        let loaded = self.ids.len();
+        Layer {
+            report: LoadReport {
+                file: self.file,
+                read: self.read,
+                loaded,
+                problems: self.problems,
+                load_time,
+            },
+            def: self.def,
+            ids: self.ids,
+            by_id,
+            geometries,
+            columns: self
+                .columns
+                .into_iter()
+                .map(ColumnBuilder::finish)
+                .collect(),
+            index,
+            extent,
+        }
+    }
+}
+
+fn extent_of(mut rects: impl Iterator<Item = Rect<f64>>) -> Option<Rect<f64>> {
+    let first = rects.next()?;
+    Some(rects.fold(first, |acc, r| {
+        Rect::new(
+            Coord {
+                x: acc.min().x.min(r.min().x),
+                y: acc.min().y.min(r.min().y),
+            },
+            Coord {
+                x: acc.max().x.max(r.max().x),
+                y: acc.max().y.max(r.max().y),
+            },
+        )
+    }))
+}

@@ -1,0 +1,12 @@
+//! The in-memory geometry store: validated features in typed columns and R-trees.
+
+pub mod columns;
+pub mod index;
+pub mod layer;
+pub mod store;
+pub mod topology;
+pub mod validate;
+
+pub use columns::PropertyValue;
+pub use layer::{GeometryRef, Layer, LoadReport};
+pub use store::{LayerStore, SharedStore, StoreError};

@@ -1,0 +1,97 @@
+//! The layer store: every catalogue layer, loaded and indexed, behind one immutable value.
+//!
+//! A store is never changed after it is built; a reload builds a new one and swaps the `Arc`
+//! (see [`SharedStore`]), so a request always sees one consistent set of layers.
+
+use super::layer::{Layer, LayerBuilder};
+use crate::catalog::{Catalog, Role};
+use crate::sources::{self, SourceError};
+use arc_swap::ArcSwap;
+use rayon::prelude::*;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Every source that could not be read, so the operator fixes them all in one go.
+    #[error("{} layer source(s) could not be loaded:\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+    Sources(Vec<SourceError>),
+}
+
+#[derive(Debug)]
+pub struct LayerStore {
+    layers: Vec<Layer>,
+    pub catalog: Catalog,
+    pub load_time: Duration,
+}
+
+impl LayerStore {
+    /// Loads all layers of `catalog` from `data_dir`, in parallel (one layer per task).
+    pub fn load(catalog: Catalog, data_dir: &Path) -> Result<LayerStore, StoreError> {
+        let started = Instant::now();
+        let results: Vec<Result<Layer, SourceError>> = catalog
+            .layers
+            .par_iter()
+            .map(|def| {
+                let t = Instant::now();
+                let source = sources::open(def, data_dir)?;
+                let mut builder = LayerBuilder::new(def.clone(), source.file().to_path_buf());
+                source.read(def, &mut |index, feature| builder.push(index, feature))?;
+                Ok(builder.finish(t.elapsed()))
+            })
+            .collect();
+        let mut layers = Vec::with_capacity(results.len());
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(layer) => layers.push(layer),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Sources(errors));
+        }
+        Ok(LayerStore {
+            layers,
+            catalog,
+            load_time: started.elapsed(),
+        })
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub fn layer(&self, id: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.def.id == id)
+    }
+
+    /// The layer playing `role` (the catalogue allows one per role).
+    pub fn by_role(&self, role: Role) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.def.role == Some(role))
+    }
+
+    pub fn feature_count(&self) -> usize {
+        self.layers.iter().map(Layer::len).sum()
+    }
+}
+
+/// The store as the server holds it: readers take a cheap snapshot, a reload swaps in a new
+/// store atomically.
+#[derive(Debug, Clone)]
+pub struct SharedStore(Arc<ArcSwap<LayerStore>>);
+
+impl SharedStore {
+    pub fn new(store: LayerStore) -> Self {
+        SharedStore(Arc::new(ArcSwap::from_pointee(store)))
+    }
+
+    pub fn snapshot(&self) -> Arc<LayerStore> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, store: LayerStore) {
+        self.0.store(Arc::new(store));
+    }
+}
