@@ -492,14 +492,14 @@ pub fn build(
         }
     }
 
-    for v in 0..villages.len() {
-        villages[v].polygon = union(&cells, &villages[v].cells, &coords)?;
+    for village in &mut villages {
+        village.polygon = union(&cells, &village.cells, &coords)?;
     }
-    for t in 0..towns.len() {
-        towns[t].polygon = union(&cells, &towns[t].cells, &coords)?;
+    for town in &mut towns {
+        town.polygon = union(&cells, &town.cells, &coords)?;
     }
-    for b in 0..beats.len() {
-        beats[b].polygon = union(&cells, &beats[b].cells, &coords)?;
+    for beat in &mut beats {
+        beat.polygon = union(&cells, &beat.cells, &coords)?;
     }
     Ok(Admin {
         coords,

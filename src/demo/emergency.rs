@@ -189,9 +189,12 @@ fn hazmat_enterprises(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
         .collect()
 }
 
+/// Name, medium, design pressure (MPa), diameter (mm), operator, route.
+type Route<'a> = (String, &'a str, f64, i64, String, LineString<f64>);
+
 fn pipelines(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
     let mut rng = ctx.rng("pipelines");
-    let mut routes: Vec<(String, &str, f64, i64, String, LineString<f64>)> = Vec::new();
+    let mut routes: Vec<Route> = Vec::new();
     // A high-pressure gas trunk across the district and branches to each town seat.
     let west = Coord {
         x: 121.345,
@@ -272,7 +275,9 @@ fn pipelines(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
 fn protected_targets(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
     let mut rng = ctx.rng("protected-targets");
     let n = ctx.count("protected_targets");
-    let kinds: [((&str, &str, u32, u32), f64); 9] = [
+    // (kind, name suffix, fewest people, most people), weight.
+    type Kind<'a> = (&'a str, &'a str, u32, u32);
+    let kinds: [(Kind, f64); 9] = [
         (("小学", "小学", 400, 2200), 0.22),
         (("中学", "中学", 600, 2600), 0.12),
         (("幼儿园", "幼儿园", 120, 480), 0.24),

@@ -67,6 +67,7 @@ pub fn generate(options: &GenOptions) -> Result<GenSummary, DemoError> {
     let catalog = Catalog::load(&options.layers_dir, &options.tables_dir)?;
     let tables = CodeTables::load(&options.tables_dir)?;
     let spec = spec::Spec::load(&options.tables_dir)?;
+    check_references(&spec, &tables, &options.tables_dir)?;
     let outline = outline::load(
         &options.tables_dir.join(&spec.district.outline),
         &spec.district.adcode,
@@ -116,6 +117,45 @@ pub fn generate(options: &GenOptions) -> Result<GenSummary, DemoError> {
             .collect(),
         elapsed: started.elapsed(),
     })
+}
+
+/// Names in the recipe must exist in the code tables, or the layers they feed would be wrong.
+fn check_references(
+    spec: &spec::Spec,
+    tables: &CodeTables,
+    tables_dir: &Path,
+) -> Result<(), CatalogError> {
+    let file = tables_dir.join(spec::SPEC_FILE);
+    for (i, zone) in spec.industrial_zone.iter().enumerate() {
+        if let Some(unknown) = zone
+            .chemicals
+            .iter()
+            .find(|id| tables.chemical(id).is_none())
+        {
+            return Err(CatalogError::field(
+                &file,
+                format!("industrial_zone[{i}].chemicals"),
+                format!("{unknown:?} is not in chemicals.toml"),
+            ));
+        }
+    }
+    let units_file = tables_dir.join(spec::UNITS_FILE);
+    let unit_types = spec
+        .units
+        .district_unit
+        .iter()
+        .map(|u| &u.unit_type)
+        .chain(spec.units.town_unit.iter().map(|u| &u.unit_type));
+    for unit_type in unit_types {
+        if tables.unit_type(unit_type).is_none() {
+            return Err(CatalogError::field(
+                &units_file,
+                "unit_type",
+                format!("{unit_type:?} is not in unit_types.toml"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// True when `dir` holds every source file the catalogue needs.

@@ -3,8 +3,8 @@
 use super::{FeatureSink, LayerSource, RawFeature, SourceError};
 use crate::catalog::LayerDef;
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 pub struct GeoJsonSource {
@@ -59,20 +59,29 @@ impl LayerSource for GeoJsonSource {
 }
 
 fn decode_feature(text: &str, id_field: &str) -> Result<RawFeature, String> {
-    let feature: geojson::Feature =
-        serde_json::from_str(text).map_err(|e| format!("not a GeoJSON feature: {e}"))?;
-    let geometry = feature
-        .geometry
-        .ok_or_else(|| "feature has no geometry".to_string())?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
+    let Value::Object(mut object) = value else {
+        return Err("a feature must be a JSON object".into());
+    };
+    if object.get("type").and_then(Value::as_str) != Some("Feature") {
+        return Err("member \"type\" must be \"Feature\"".into());
+    }
+    let geometry = match object.remove("geometry") {
+        None | Some(Value::Null) => return Err("feature has no geometry".into()),
+        Some(g) => {
+            geojson::Geometry::from_json_value(g).map_err(|e| format!("invalid geometry: {e}"))?
+        }
+    };
     let geometry = geo::Geometry::<f64>::try_from(geometry.value)
-        .map_err(|e| format!("unusable geometry: {e}"))?;
-    let properties = feature.properties.unwrap_or_default();
+        .map_err(|e| format!("invalid geometry: {e}"))?;
+    let properties = match object.remove("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err("member \"properties\" must be an object or null".into()),
+    };
     let id = match properties.get(id_field) {
         Some(v) if !v.is_null() => Some(v.clone()),
-        _ => feature.id.map(|id| match id {
-            geojson::feature::Id::String(s) => Value::String(s),
-            geojson::feature::Id::Number(n) => Value::Number(n),
-        }),
+        _ => object.remove("id").filter(|v| !v.is_null()),
     };
     Ok(RawFeature {
         id,

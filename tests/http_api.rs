@@ -1,0 +1,94 @@
+//! The HTTP API through the real router: health, the layer list, and clean JSON errors.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use gridlink::catalog::Catalog;
+use gridlink::http::{AppState, router};
+use gridlink::spatial::{LayerStore, SharedStore};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn get(path: &str) -> (StatusCode, Value) {
+    let store = LayerStore::load(common::catalog(), common::demo_dir()).expect("demo loads");
+    let app = router(AppState {
+        store: SharedStore::new(store),
+    });
+    let response = app
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).expect("JSON body"))
+}
+
+#[tokio::test]
+async fn health_reports_what_is_loaded() {
+    let (status, body) = get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["layers"], 27);
+    assert!(body["features"].as_u64().unwrap() > 170_000);
+}
+
+#[tokio::test]
+async fn the_layer_list_names_every_layer_with_its_count() {
+    let (status, body) = get("/api/layers").await;
+    assert_eq!(status, StatusCode::OK);
+    let layers = body["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 27);
+    assert_eq!(body["groups"].as_array().unwrap().len(), 5);
+    let store = common::demo_store();
+    for layer in layers {
+        let id = layer["id"].as_str().unwrap();
+        let loaded = store.layer(id).unwrap();
+        assert_eq!(
+            layer["count"].as_u64().unwrap() as usize,
+            loaded.len(),
+            "{id}"
+        );
+        for key in ["title", "title_en", "group", "geometry", "access"] {
+            assert!(layer[key].is_string(), "{id} lacks {key}");
+        }
+        assert!(layer["role"].is_string(), "{id} lacks a role");
+        assert_eq!(layer["extent"].as_array().map(Vec::len), Some(4));
+    }
+    let cells = layers.iter().find(|l| l["role"] == "grid_cell").unwrap();
+    assert_eq!(cells["title"], "单元网格");
+    assert_eq!(cells["geometry"], "polygon");
+    let hazards = layers
+        .iter()
+        .find(|l| l["role"] == "hazard_source")
+        .unwrap();
+    assert_eq!(hazards["access"], "staff");
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_json_404() {
+    let (status, body) = get("/api/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/nowhere")
+    );
+}
+
+#[test]
+fn the_catalogue_in_the_store_is_the_shipped_one() {
+    let catalog: Catalog = common::catalog();
+    assert_eq!(
+        common::demo_store().catalog.layers.len(),
+        catalog.layers.len()
+    );
+}
