@@ -69,3 +69,42 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let file = FileConfig {
+            data_dir: Some("from-file".into()),
+            layers_dir: Some("layers-from-file".into()),
+            tables_dir: None,
+            listen: Some("0.0.0.0:9000".parse().unwrap()),
+        };
+        let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
+        assert_eq!(config.data_dir, PathBuf::from("from-flag"));
+        assert_eq!(config.layers_dir, PathBuf::from("layers-from-file"));
+        assert_eq!(config.tables_dir, PathBuf::from(DEFAULT_TABLES_DIR));
+        assert_eq!(config.listen.port(), 9000);
+    }
+
+    #[test]
+    fn a_missing_default_config_file_is_fine_but_a_named_one_is_not() {
+        let missing = Path::new("/nonexistent/gridlink.toml");
+        assert!(FileConfig::read(missing, false).is_ok());
+        let err = FileConfig::read(missing, true).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/gridlink.toml"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_config_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("gridlink-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gridlink.toml");
+        std::fs::write(&path, "data_dri = \"x\"\n").unwrap();
+        let err = FileConfig::read(&path, true).unwrap_err().to_string();
+        assert!(err.contains("data_dri"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -308,3 +308,49 @@ fn the_default_dataset_is_the_one_on_disk() {
     // The fixture used by the other tests is the default seed at scale 1.
     assert!(demo_dir().join("grid_cells.geojson").is_file());
 }
+
+#[test]
+fn components_cover_all_151_component_types() {
+    let components = layer(Role::Component);
+    let classes: HashSet<String> = (0..components.len())
+        .map(|i| text(components, i, "class"))
+        .collect();
+    assert_eq!(classes.len(), 151);
+    for i in (0..components.len()).step_by(997) {
+        let code = components.id(i);
+        assert_eq!(code.len(), 16, "{code}");
+        assert!(code.starts_with("310120"));
+    }
+}
+
+#[test]
+fn every_handling_unit_has_a_type_level_jurisdiction_and_classes() {
+    for (role, level) in [(Role::DistrictUnit, "district"), (Role::TownUnit, "town")] {
+        let units = layer(role);
+        for i in 0..units.len() {
+            assert_eq!(text(units, i, "level"), level);
+            assert!(!text(units, i, "unit_type").is_empty());
+            assert!(!text(units, i, "phone").is_empty());
+            let jurisdiction = text(units, i, "jurisdiction");
+            assert!(jurisdiction.starts_with("310120"), "{jurisdiction}");
+        }
+        let with_classes = (0..units.len())
+            .filter(|&i| integer(units, i, "class_count") > 0)
+            .count();
+        assert!(
+            with_classes * 2 > units.len(),
+            "{}: most units handle some classes",
+            units.def.id
+        );
+    }
+}
+
+#[test]
+fn shelters_never_hold_more_than_their_capacity() {
+    let shelters = layer(Role::Shelter);
+    for i in 0..shelters.len() {
+        assert!(integer(shelters, i, "occupancy") <= integer(shelters, i, "capacity"));
+        assert!(["open", "closed"].contains(&text(shelters, i, "status").as_str()));
+        assert!(["I", "II", "III"].contains(&text(shelters, i, "class").as_str()));
+    }
+}

@@ -1,6 +1,6 @@
 //! `gridlink check`: load every layer, print a per-layer report, check the grid topology.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
 use crate::spatial::{LayerStore, topology};
 use std::process::ExitCode;
@@ -17,6 +17,13 @@ pub struct Args {
 
 pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load(&config.layers_dir, &config.tables_dir)?;
+    let tables = CodeTables::load(&config.tables_dir)?;
+    println!(
+        "code tables: {} case classes, {} unit types, {} chemicals",
+        tables.classes.len(),
+        tables.unit_types.len(),
+        tables.chemicals.len()
+    );
     let store = LayerStore::load(catalog, &config.data_dir)?;
     println!(
         "{:<22} {:<16} {:>9} {:>9} {:>9}",

@@ -1,6 +1,6 @@
 //! `gridlink serve`: load the layers and serve the HTTP API.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
 use crate::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
 use crate::http::{AppState, router};
@@ -41,6 +41,8 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    // Refuse to start on a broken code table, before the slow part.
+    CodeTables::load(&config.tables_dir)?;
     let store = load(config)?;
     for layer in store.layers() {
         for problem in &layer.report.problems {
