@@ -2,6 +2,11 @@ use clap::Parser;
 use gridlink::cli::{Cli, run};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's allocator: layer loading makes millions of small allocations
+/// on several threads, where glibc's arenas cost about a third more time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

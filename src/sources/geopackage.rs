@@ -1,7 +1,7 @@
 //! GeoPackage tables (OGC GeoPackage 1.x), read through sqlx's SQLite driver and geozero's
 //! GeoPackage-binary geometry decoder; written by [`write_layers`].
 
-use super::{FeatureSink, LayerSource, RawFeature, SourceError};
+use super::{BATCH, FeatureSink, LayerSource, RawFeature, RawItem, SourceError};
 use crate::catalog::{FieldType, LayerDef};
 use futures_util::TryStreamExt;
 use geozero::wkb;
@@ -86,13 +86,20 @@ async fn read_table(
     let sql = format!("SELECT * FROM {} ORDER BY rowid", quote_ident(table));
     let mut rows = sqlx::query(&sql).fetch(&mut *conn);
     let mut index = 0;
+    let mut batch: Vec<RawItem> = Vec::with_capacity(BATCH);
     while let Some(row) = rows
         .try_next()
         .await
         .map_err(|e| format!("reading table {table:?}: {e}"))?
     {
-        sink(index, decode_row(&row, def, &geometry_column));
+        batch.push((index, decode_row(&row, def, &geometry_column)));
         index += 1;
+        if batch.len() == BATCH {
+            sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+        }
+    }
+    if !batch.is_empty() {
+        sink(batch);
     }
     Ok(())
 }

@@ -34,8 +34,15 @@ pub struct FeatureProblem {
     pub reason: String,
 }
 
-/// Receives features in file order; a decoding failure of one feature arrives as `Err(reason)`.
-pub type FeatureSink<'a> = dyn FnMut(usize, Result<RawFeature, String>) + 'a;
+/// One feature as decoded (or why it could not be), with its 0-based position in the source.
+pub type RawItem = (usize, Result<RawFeature, String>);
+
+/// Receives features in source order, a batch at a time, so the store can validate a batch on
+/// all cores while the source decodes the next.
+pub type FeatureSink<'a> = dyn FnMut(Vec<RawItem>) + 'a;
+
+/// How many features a source hands over at once.
+pub const BATCH: usize = 4096;
 
 /// A back end that can read a layer.
 pub trait LayerSource {

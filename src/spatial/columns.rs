@@ -7,6 +7,7 @@
 
 use crate::catalog::FieldType;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// One attribute value, borrowed from its column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,22 +155,105 @@ impl Column {
     }
 }
 
-/// Collects one column's values while a layer loads.
+/// Collects one column's values while a layer loads. Strings are dictionary-encoded as they
+/// arrive and fall back to an arena once they turn out to be mostly unique, so a column never
+/// holds one `String` allocation per value.
 #[derive(Debug, Clone)]
 pub struct ColumnBuilder {
     kind: FieldType,
-    texts: Vec<Option<String>>,
-    integers: Vec<Option<i64>>,
+    text: TextBuilder,
+    integers: Vec<i64>,
+    integer_nulls: Vec<bool>,
     numbers: Vec<f64>,
     booleans: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+enum TextBuilder {
+    Dictionary {
+        lookup: HashMap<Box<str>, u32>,
+        values: Vec<Box<str>>,
+        codes: Vec<u32>,
+    },
+    Arena {
+        arena: TextArena,
+        nulls: Vec<bool>,
+    },
+}
+
+/// A dictionary stays worthwhile while it has at most this many entries, or a quarter of the
+/// values seen so far.
+const DICTIONARY_FLOOR: usize = 256;
+
+impl TextBuilder {
+    fn push(&mut self, value: Option<&str>) {
+        match self {
+            TextBuilder::Dictionary {
+                lookup,
+                values,
+                codes,
+            } => {
+                let code = match value {
+                    None => NULL_CODE,
+                    Some(s) => match lookup.get(s) {
+                        Some(&code) => code,
+                        None => {
+                            let code = values.len() as u32;
+                            values.push(s.into());
+                            lookup.insert(s.into(), code);
+                            code
+                        }
+                    },
+                };
+                codes.push(code);
+                if values.len() > DICTIONARY_FLOOR.max(codes.len() / 4) {
+                    *self = self.to_arena();
+                }
+            }
+            TextBuilder::Arena { arena, nulls } => {
+                arena.push(value.unwrap_or(""));
+                nulls.push(value.is_none());
+            }
+        }
+    }
+
+    fn to_arena(&self) -> TextBuilder {
+        let TextBuilder::Dictionary { values, codes, .. } = self else {
+            return self.clone();
+        };
+        let mut arena = TextArena::default();
+        let mut nulls = Vec::with_capacity(codes.len());
+        for &code in codes {
+            if code == NULL_CODE {
+                arena.push("");
+                nulls.push(true);
+            } else {
+                arena.push(&values[code as usize]);
+                nulls.push(false);
+            }
+        }
+        TextBuilder::Arena { arena, nulls }
+    }
+
+    fn finish(self) -> Column {
+        match self {
+            TextBuilder::Dictionary { values, codes, .. } => Column::Dictionary { values, codes },
+            TextBuilder::Arena { arena, nulls } => Column::Text { arena, nulls },
+        }
+    }
 }
 
 impl ColumnBuilder {
     pub fn new(kind: FieldType) -> Self {
         ColumnBuilder {
             kind,
-            texts: Vec::new(),
+            text: TextBuilder::Dictionary {
+                lookup: HashMap::new(),
+                values: Vec::new(),
+                codes: Vec::new(),
+            },
             integers: Vec::new(),
+            integer_nulls: Vec::new(),
             numbers: Vec::new(),
             booleans: Vec::new(),
         }
@@ -178,10 +262,17 @@ impl ColumnBuilder {
     /// `value` must already match the column type (see [`super::validate::property`]).
     pub fn push(&mut self, value: OwnedValue) {
         match (self.kind, value) {
-            (FieldType::String, OwnedValue::Text(s)) => self.texts.push(Some(s)),
-            (FieldType::String, _) => self.texts.push(None),
-            (FieldType::Integer, OwnedValue::Integer(n)) => self.integers.push(Some(n)),
-            (FieldType::Integer, _) => self.integers.push(None),
+            (FieldType::String, OwnedValue::Text(s)) => self.text.push(Some(&s)),
+            (FieldType::String, _) => self.text.push(None),
+            (FieldType::Integer, value) => {
+                let n = if let OwnedValue::Integer(n) = value {
+                    Some(n)
+                } else {
+                    None
+                };
+                self.integers.push(n.unwrap_or(0));
+                self.integer_nulls.push(n.is_none());
+            }
             (FieldType::Number, OwnedValue::Number(x)) => self.numbers.push(x),
             (FieldType::Number, _) => self.numbers.push(f64::NAN),
             (FieldType::Boolean, OwnedValue::Boolean(b)) => self.booleans.push(u8::from(b)),
@@ -191,51 +282,15 @@ impl ColumnBuilder {
 
     pub fn finish(self) -> Column {
         match self.kind {
-            FieldType::String => finish_text(self.texts),
+            FieldType::String => self.text.finish(),
             FieldType::Integer => Column::Integer {
-                nulls: self.integers.iter().map(Option::is_none).collect(),
-                values: self.integers.into_iter().map(|v| v.unwrap_or(0)).collect(),
+                values: self.integers,
+                nulls: self.integer_nulls,
             },
             FieldType::Number => Column::Number(self.numbers),
             FieldType::Boolean => Column::Boolean(self.booleans),
         }
     }
-}
-
-/// Dictionary-encodes a string column when values repeat enough to pay for the table.
-fn finish_text(texts: Vec<Option<String>>) -> Column {
-    let mut lookup: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-    let mut values: Vec<Box<str>> = Vec::new();
-    let mut codes = Vec::with_capacity(texts.len());
-    let limit = (texts.len() / 4).max(16);
-    let mut repeated_enough = true;
-    for text in &texts {
-        match text {
-            None => codes.push(NULL_CODE),
-            Some(s) => {
-                let next = values.len() as u32;
-                let code = *lookup.entry(s.as_str()).or_insert(next);
-                if code == next {
-                    values.push(s.as_str().into());
-                    if values.len() > limit {
-                        repeated_enough = false;
-                        break;
-                    }
-                }
-                codes.push(code);
-            }
-        }
-    }
-    if repeated_enough {
-        return Column::Dictionary { values, codes };
-    }
-    let mut arena = TextArena::default();
-    let mut nulls = Vec::with_capacity(texts.len());
-    for text in &texts {
-        arena.push(text.as_deref().unwrap_or(""));
-        nulls.push(text.is_none());
-    }
-    Column::Text { arena, nulls }
 }
 
 #[cfg(test)]
@@ -262,7 +317,7 @@ mod tests {
 
     #[test]
     fn unique_strings_go_to_the_arena_and_keep_nulls() {
-        let mut values: Vec<OwnedValue> = (0..100)
+        let mut values: Vec<OwnedValue> = (0..1000)
             .map(|i| OwnedValue::Text(format!("name {i}")))
             .collect();
         values[7] = OwnedValue::Null;
@@ -270,7 +325,7 @@ mod tests {
         assert!(col.dictionary().is_none());
         assert_eq!(col.get(6), PropertyValue::Text("name 6"));
         assert_eq!(col.get(7), PropertyValue::Null);
-        assert_eq!(col.get(99), PropertyValue::Text("name 99"));
+        assert_eq!(col.get(999), PropertyValue::Text("name 999"));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! One loaded layer: ids, geometries, typed columns and an R-tree, immutable once built.
 
+use super::columns::OwnedValue;
 use super::columns::{Column, ColumnBuilder, PropertyValue};
 use super::index::SpatialIndex;
 use super::validate::{self, Accepted};
 use crate::catalog::{GeometryKind, LayerDef};
-use crate::sources::{FeatureProblem, RawFeature};
+use crate::sources::{FeatureProblem, RawFeature, RawItem};
 use geo::{BoundingRect, Coord, MultiLineString, MultiPolygon, Rect};
-use std::collections::HashSet;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,12 +152,49 @@ impl Layer {
     }
 }
 
-/// Validates raw features one at a time and assembles the layer.
+/// A feature that passed every per-feature rule (uniqueness of its id is checked on accept).
+struct Checked {
+    id: String,
+    geometry: Accepted,
+    values: Vec<OwnedValue>,
+}
+
+/// Why a feature was refused: its id (when it had one) and the reason.
+type Refusal = (Option<String>, String);
+
+/// The per-feature rules: id present, properties of the declared types, geometry valid.
+fn check(
+    def: &LayerDef,
+    raw: Result<RawFeature, String>,
+) -> Result<Checked, (Option<String>, String)> {
+    let feature = raw.map_err(|reason| (None, reason))?;
+    let id =
+        validate::id(feature.id.as_ref(), &def.source.id_field).map_err(|reason| (None, reason))?;
+    let mut values = Vec::with_capacity(def.fields.len());
+    for field in &def.fields {
+        match validate::property(field, feature.properties.get(&field.name)) {
+            Ok(v) => values.push(v),
+            Err(reason) => return Err((Some(id), reason)),
+        }
+    }
+    match validate::geometry(def.geometry, feature.geometry) {
+        Ok(geometry) => Ok(Checked {
+            id,
+            geometry,
+            values,
+        }),
+        Err(reason) => Err((Some(id), reason)),
+    }
+}
+
+/// Validates raw features a batch at a time and assembles the layer.
 pub struct LayerBuilder {
     def: Arc<LayerDef>,
     file: PathBuf,
     ids: super::columns::TextArena,
-    seen: HashSet<String>,
+    /// Hash of each accepted id → its index, to refuse duplicates without a second copy of
+    /// every id; hash collisions are resolved by comparing with the stored id.
+    seen: HashMap<u64, Vec<u32>>,
     points: Vec<Coord<f64>>,
     lines: Vec<MultiLineString<f64>>,
     polygons: Vec<MultiPolygon<f64>>,
@@ -174,7 +214,7 @@ impl LayerBuilder {
             def,
             file,
             ids: Default::default(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             points: Vec::new(),
             lines: Vec::new(),
             polygons: Vec::new(),
@@ -193,41 +233,46 @@ impl LayerBuilder {
         });
     }
 
-    /// Takes one feature from a source; a bad one is recorded and skipped.
-    pub fn push(&mut self, index: usize, feature: Result<RawFeature, String>) {
-        self.read += 1;
-        let feature = match feature {
-            Ok(f) => f,
-            Err(reason) => return self.problem(index, None, reason),
-        };
-        let id = match validate::id(feature.id.as_ref(), &self.def.source.id_field) {
-            Ok(id) => id,
-            Err(reason) => return self.problem(index, None, reason),
-        };
-        if self.seen.contains(&id) {
-            return self.problem(index, Some(id), "duplicate id".into());
-        }
-        let mut values = Vec::with_capacity(self.def.fields.len());
-        for field in &self.def.fields {
-            match validate::property(field, feature.properties.get(&field.name)) {
-                Ok(v) => values.push(v),
-                Err(reason) => return self.problem(index, Some(id), reason),
+    /// Takes a batch from a source: checks every feature in parallel, then stores the good
+    /// ones in source order. A bad one is recorded and skipped.
+    pub fn push_batch(&mut self, batch: Vec<RawItem>) {
+        let def = &self.def;
+        let checked: Vec<(usize, Result<Checked, Refusal>)> = batch
+            .into_par_iter()
+            .map(|(index, raw)| (index, check(def, raw)))
+            .collect();
+        for (index, result) in checked {
+            self.read += 1;
+            match result {
+                Ok(feature) => self.accept(index, feature),
+                Err((id, reason)) => self.problem(index, id, reason),
             }
         }
-        let geometry = match validate::geometry(self.def.geometry, feature.geometry) {
-            Ok(g) => g,
-            Err(reason) => return self.problem(index, Some(id), reason),
+    }
+
+    fn accept(&mut self, index: usize, feature: Checked) {
+        let hash = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            feature.id.hash(&mut h);
+            h.finish()
         };
-        match geometry {
+        let same_hash = self.seen.entry(hash).or_default();
+        if same_hash
+            .iter()
+            .any(|&i| self.ids.get(i as usize) == feature.id)
+        {
+            return self.problem(index, Some(feature.id), "duplicate id".into());
+        }
+        same_hash.push(self.ids.len() as u32);
+        match feature.geometry {
             Accepted::Point(c) => self.points.push(c),
             Accepted::Lines(m) => self.lines.push(m),
             Accepted::Polygons(m) => self.polygons.push(m),
         }
-        for (column, value) in self.columns.iter_mut().zip(values) {
+        for (column, value) in self.columns.iter_mut().zip(feature.values) {
             column.push(value);
         }
-        self.ids.push(&id);
-        self.seen.insert(id);
+        self.ids.push(&feature.id);
     }
 
     pub fn finish(self, load_time: Duration) -> Layer {

@@ -37,7 +37,7 @@ impl LayerStore {
                 let t = Instant::now();
                 let source = sources::open(def, data_dir)?;
                 let mut builder = LayerBuilder::new(def.clone(), source.file().to_path_buf());
-                source.read(def, &mut |index, feature| builder.push(index, feature))?;
+                source.read(def, &mut |batch| builder.push_batch(batch))?;
                 Ok(builder.finish(t.elapsed()))
             })
             .collect();
