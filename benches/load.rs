@@ -12,6 +12,10 @@ use gridlink::spatial::LayerStore;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The allocator the `gridlink` binary uses, so the figures match the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
