@@ -12,6 +12,7 @@ pub struct FileConfig {
     pub layers_dir: Option<PathBuf>,
     pub tables_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
+    pub expose_staff_layers: Option<bool>,
 }
 
 impl FileConfig {
@@ -35,6 +36,9 @@ pub struct Config {
     /// Code tables, layer groups and the demo recipe.
     pub tables_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Show staff-only layers (hazard sources, cameras, …) to every request. Off by default;
+    /// for closed networks until API keys are issued.
+    pub expose_staff_layers: bool,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "data/demo";
@@ -52,6 +56,7 @@ impl Config {
         listen: Option<SocketAddr>,
     ) -> Config {
         Config {
+            expose_staff_layers: file.expose_staff_layers.unwrap_or(false),
             data_dir: data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
@@ -81,6 +86,7 @@ mod tests {
             layers_dir: Some("layers-from-file".into()),
             tables_dir: None,
             listen: Some("0.0.0.0:9000".parse().unwrap()),
+            expose_staff_layers: None,
         };
         let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));

@@ -5,29 +5,13 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gridlink::catalog::Catalog;
-use gridlink::http::{AppState, router};
-use gridlink::spatial::{LayerStore, SharedStore};
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
 
 async fn get(path: &str) -> (StatusCode, Value) {
-    let store = LayerStore::load(common::catalog(), common::demo_dir()).expect("demo loads");
-    let app = router(AppState {
-        store: SharedStore::new(store),
-    });
-    let response = app
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("JSON body"))
+    let request = Request::get(path).body(Body::empty()).unwrap();
+    let (status, content_type, body) = common::send(common::app(true), request).await;
+    assert_eq!(content_type, "application/json", "{path}");
+    (status, serde_json::from_slice(&body).expect("JSON body"))
 }
 
 #[tokio::test]
@@ -69,6 +53,14 @@ async fn the_layer_list_names_every_layer_with_its_count() {
         .find(|l| l["role"] == "hazard_source")
         .unwrap();
     assert_eq!(hazards["access"], "staff");
+}
+
+#[tokio::test]
+async fn the_public_does_not_see_staff_layers_in_the_list() {
+    let (_, body) = common::get_json("/api/layers").await;
+    let layers = body["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 22);
+    assert!(layers.iter().all(|l| l["access"] == "public"));
 }
 
 #[tokio::test]

@@ -98,6 +98,26 @@ impl Role {
         Role::FirePoliceStation,
     ];
 
+    /// The attributes the services read from a layer playing this role: the role's contract,
+    /// checked when the catalogue loads.
+    pub fn required_fields(self) -> &'static [(&'static str, FieldType)] {
+        match self {
+            Role::Village => &[("population", FieldType::Integer)],
+            Role::DistrictUnit | Role::TownUnit => &[
+                ("unit_type", FieldType::String),
+                ("jurisdiction", FieldType::String),
+            ],
+            Role::Shelter => &[
+                ("capacity", FieldType::Integer),
+                ("occupancy", FieldType::Integer),
+                ("status", FieldType::String),
+            ],
+            Role::HazardSource => &[("grade", FieldType::Integer)],
+            Role::ProtectedTarget => &[("headcount", FieldType::Integer)],
+            _ => &[],
+        }
+    }
+
     /// District and town units are two layers but one routing pool.
     pub fn is_handling_unit(self) -> bool {
         matches!(self, Role::DistrictUnit | Role::TownUnit)

@@ -196,6 +196,23 @@ fn validate_layer(file: &Path, def: &LayerDef, groups: &[GroupDef]) -> Result<()
             );
         }
     }
+    if let Some(role) = def.role {
+        for &(name, kind) in role.required_fields() {
+            match def.field(name) {
+                Some(f) if f.kind == kind => {}
+                _ => {
+                    return err(
+                        "fields",
+                        format!(
+                            "a layer with role {:?} needs a {} field {name:?}",
+                            role.as_str(),
+                            kind.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+    }
     match def.field(&def.source.id_field) {
         None => err(
             "source.id_field",

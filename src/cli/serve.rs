@@ -4,6 +4,7 @@ use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
 use crate::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
 use crate::http::{AppState, router};
+use crate::services::Viewer;
 use crate::spatial::{LayerStore, SharedStore};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -16,6 +17,10 @@ pub struct Args {
     /// Generate the demo dataset into the data dir first if any layer file is missing.
     #[arg(long)]
     pub demo: bool,
+    /// Show staff-only layers (hazard sources, protected targets, pipelines, cameras) to every
+    /// request, as on a closed government network before API keys are issued.
+    #[arg(long, env = "GRIDLINK_EXPOSE_STAFF_LAYERS")]
+    pub expose_staff_layers: bool,
 }
 
 fn load(config: &Config) -> anyhow::Result<LayerStore> {
@@ -42,7 +47,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     // Refuse to start on a broken code table, before the slow part.
-    CodeTables::load(&config.tables_dir)?;
+    let tables = CodeTables::load(&config.tables_dir)?;
     let store = load(config)?;
     for layer in store.layers() {
         for problem in &layer.report.problems {
@@ -55,17 +60,21 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         ms = store.load_time.as_millis() as u64,
         "layers loaded"
     );
-    let shared = SharedStore::new(store);
+    let mut state = AppState::new(SharedStore::new(store), tables);
+    if args.expose_staff_layers || config.expose_staff_layers {
+        tracing::warn!("staff-only layers are visible to every request (--expose-staff-layers)");
+        state.default_viewer = Viewer::Staff;
+    }
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(config.clone(), shared))?;
+    runtime.block_on(serve(config.clone(), state))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Config, store: SharedStore) -> anyhow::Result<()> {
+async fn serve(config: Config, state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    reload_on_hangup(config.clone(), store.clone());
-    let app = router(AppState { store });
+    reload_on_hangup(config.clone(), state.store.clone());
+    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -59,3 +59,25 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+impl From<crate::services::ServiceError> for ApiError {
+    fn from(e: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError as E;
+        let message = e.to_string();
+        match e {
+            E::OutsideDistrict { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "outside_district", message)
+            }
+            E::NoGrid | E::MissingRole(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", message)
+            }
+            E::UnknownClass(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_class", message).with_field("class")
+            }
+            E::UnknownLayer(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_layer", message).with_field("layer")
+            }
+            E::InvalidFilter { field, .. } => ApiError::invalid(&field, message),
+        }
+    }
+}

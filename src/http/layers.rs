@@ -31,9 +31,11 @@ pub struct LayersResponse {
 
 pub async fn list(State(state): State<AppState>) -> Json<LayersResponse> {
     let store = state.store.snapshot();
+    let viewer = super::locate::viewer(&state);
     let layers = store
         .layers()
         .iter()
+        .filter(|layer| viewer.may_see(layer))
         .map(|layer| {
             let def = &layer.def;
             LayerInfo {

@@ -2,6 +2,7 @@
 
 use super::columns::OwnedValue;
 use super::columns::{Column, ColumnBuilder, PropertyValue};
+use super::distance::Planar;
 use super::index::SpatialIndex;
 use super::validate::{self, Accepted};
 use crate::catalog::{GeometryKind, LayerDef};
@@ -38,6 +39,14 @@ impl GeometryRef<'_> {
             GeometryRef::Lines(m) => geo::Geometry::MultiLineString(m.clone()),
             GeometryRef::Polygons(m) if m.0.len() == 1 => geo::Geometry::Polygon(m.0[0].clone()),
             GeometryRef::Polygons(m) => geo::Geometry::MultiPolygon(m.clone()),
+        }
+    }
+
+    /// The coordinate of a point feature.
+    pub fn to_geo_point(self) -> Option<Coord<f64>> {
+        match self {
+            GeometryRef::Point(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -281,25 +290,16 @@ impl LayerBuilder {
             GeometryKind::Line => Geometries::Lines(self.lines),
             GeometryKind::Polygon => Geometries::Polygons(self.polygons),
         };
-        let (index, extent) = match &geometries {
-            Geometries::Points(v) => (
-                SpatialIndex::points(v),
-                extent_of(v.iter().map(|c| Rect::new(*c, *c))),
-            ),
-            Geometries::Lines(v) => {
-                let rects: Vec<Rect<f64>> = v.iter().filter_map(|m| m.bounding_rect()).collect();
-                (
-                    SpatialIndex::boxes(rects.iter().copied()),
-                    extent_of(rects.into_iter()),
-                )
-            }
-            Geometries::Polygons(v) => {
-                let rects: Vec<Rect<f64>> = v.iter().filter_map(|m| m.bounding_rect()).collect();
-                (
-                    SpatialIndex::boxes(rects.iter().copied()),
-                    extent_of(rects.into_iter()),
-                )
-            }
+        let rects: Vec<Rect<f64>> = match &geometries {
+            Geometries::Points(v) => v.iter().map(|c| Rect::new(*c, *c)).collect(),
+            Geometries::Lines(v) => v.iter().filter_map(|m| m.bounding_rect()).collect(),
+            Geometries::Polygons(v) => v.iter().filter_map(|m| m.bounding_rect()).collect(),
+        };
+        let extent = extent_of(rects.iter().copied());
+        let planar = Planar::at_latitude(extent.map_or(0.0, |e| (e.min().y + e.max().y) / 2.0));
+        let index = match &geometries {
+            Geometries::Points(v) => SpatialIndex::points(planar, v),
+            _ => SpatialIndex::boxes(planar, rects.into_iter()),
         };
         let mut by_id: Vec<u32> = (0..self.ids.len() as u32).collect();
         by_id.sort_unstable_by(|&a, &b| self.ids.get(a as usize).cmp(self.ids.get(b as usize)));

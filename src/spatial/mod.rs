@@ -1,8 +1,12 @@
 //! The in-memory geometry store: validated features in typed columns and R-trees.
 
 pub mod columns;
+pub mod crs;
+pub mod distance;
+pub mod grid;
 pub mod index;
 pub mod layer;
+pub mod locator;
 pub mod store;
 pub mod topology;
 pub mod validate;

@@ -3,6 +3,7 @@
 //! A store is never changed after it is built; a reload builds a new one and swaps the `Arc`
 //! (see [`SharedStore`]), so a request always sees one consistent set of layers.
 
+use super::grid::Grid;
 use super::layer::{Layer, LayerBuilder};
 use crate::catalog::{Catalog, Role};
 use crate::sources::{self, SourceError};
@@ -22,6 +23,8 @@ pub enum StoreError {
 #[derive(Debug)]
 pub struct LayerStore {
     layers: Vec<Layer>,
+    /// The unit grid's locator and parent tables, when the catalogue has a grid-cell layer.
+    pub grid: Option<Grid>,
     pub catalog: Catalog,
     pub load_time: Duration,
 }
@@ -52,7 +55,9 @@ impl LayerStore {
         if !errors.is_empty() {
             return Err(StoreError::Sources(errors));
         }
+        let grid = Grid::build(&layers);
         Ok(LayerStore {
+            grid,
             layers,
             catalog,
             load_time: started.elapsed(),

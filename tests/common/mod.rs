@@ -1,9 +1,11 @@
 //! Shared fixtures: the demo dataset, generated once per test binary, and its loaded store.
 #![allow(dead_code)]
 
-use gridlink::catalog::Catalog;
+use gridlink::catalog::{Catalog, CodeTables};
 use gridlink::demo::{DEFAULT_SEED, GenOptions, generate};
-use gridlink::spatial::LayerStore;
+use gridlink::http::{AppState, router};
+use gridlink::services::Viewer;
+use gridlink::spatial::{LayerStore, SharedStore};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -46,9 +48,71 @@ pub fn catalog() -> Catalog {
     Catalog::load(&layers_dir(), &tables_dir()).expect("the shipped catalogue loads")
 }
 
+/// The demo store, loaded once per test binary and shared by every router built from it.
+pub fn shared_store() -> &'static SharedStore {
+    static STORE: OnceLock<SharedStore> = OnceLock::new();
+    STORE.get_or_init(|| {
+        SharedStore::new(LayerStore::load(catalog(), demo_dir()).expect("demo data loads"))
+    })
+}
+
 pub fn demo_store() -> &'static LayerStore {
-    static STORE: OnceLock<LayerStore> = OnceLock::new();
-    STORE.get_or_init(|| LayerStore::load(catalog(), demo_dir()).expect("demo data loads"))
+    static SNAPSHOT: OnceLock<std::sync::Arc<LayerStore>> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| shared_store().snapshot())
+}
+
+pub fn tables() -> CodeTables {
+    CodeTables::load(&tables_dir()).expect("code tables load")
+}
+
+/// The real router over the demo data, as the public (or, with `staff`, as staff) sees it.
+pub fn app(staff: bool) -> axum::Router {
+    let mut state = AppState::new(shared_store().clone(), tables());
+    if staff {
+        state.default_viewer = Viewer::Staff;
+    }
+    router(state)
+}
+
+/// Sends a request through the router; returns status, content type and body.
+pub async fn send(
+    app: axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, String, bytes::Bytes) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = app.oneshot(request).await.expect("router answers");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, content_type, body)
+}
+
+/// GET as the public; the body parsed as JSON.
+pub async fn get_json(path: &str) -> (axum::http::StatusCode, serde_json::Value) {
+    get_json_as(path, false).await
+}
+
+pub async fn get_json_as(path: &str, staff: bool) -> (axum::http::StatusCode, serde_json::Value) {
+    let request = axum::http::Request::get(path)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, _, body) = send(app(staff), request).await;
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!("{path}: not JSON ({e}): {}", String::from_utf8_lossy(&body))
+        }),
+    )
 }
 
 /// Copies the shipped catalogue into a temp dir so a test can edit it.

@@ -1,0 +1,167 @@
+//! `GET /api/locate`: which cell, village, town, beat — and, with `class`, which unit.
+
+use super::params::Params;
+use super::render::{FeatureRef, round_m};
+use super::{ApiError, AppState};
+use crate::catalog::{CodeTables, Role};
+use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
+use crate::services::routing::{Basis, route};
+use crate::services::{ServiceError, Viewer};
+use crate::spatial::LayerStore;
+use crate::spatial::crs::Crs;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use geo::Coord;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Largest border tolerance a caller may ask for.
+pub const MAX_TOLERANCE_M: f64 = 100.0;
+/// How many nearest units of the class's type an answer lists.
+pub const NEAREST_UNITS: usize = 3;
+
+#[derive(Debug, Serialize)]
+pub struct PointOut {
+    pub lon: f64,
+    pub lat: f64,
+    /// The system the caller gave the point in, and the point as given.
+    pub input_crs: &'static str,
+    pub input: [f64; 2],
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClassOut<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub unit_type: &'a str,
+    pub unit_type_name: &'a str,
+    pub level: &'static str,
+    pub limits_h: &'a BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnitOut<'a> {
+    #[serde(flatten)]
+    pub feature: FeatureRef<'a>,
+    pub basis: Basis,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoutingOut<'a> {
+    pub class: ClassOut<'a>,
+    pub responsible_unit: Option<UnitOut<'a>>,
+    pub nearest_units: Vec<FeatureRef<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Answer<'a> {
+    pub point: PointOut,
+    pub cell: FeatureRef<'a>,
+    pub village: Option<FeatureRef<'a>>,
+    pub town: Option<FeatureRef<'a>>,
+    pub beat: Option<FeatureRef<'a>>,
+    pub edge_distance_m: f64,
+    /// The point is within the tolerance of a border: `candidates` lists every cell in reach.
+    pub ambiguous: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<FeatureRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingOut<'a>>,
+}
+
+/// Locates one point and, with a class, routes it; shared by the single and batch endpoints.
+pub fn answer<'a>(
+    store: &'a LayerStore,
+    tables: &'a CodeTables,
+    p: Coord<f64>,
+    input: (f64, f64, Crs),
+    class: Option<&str>,
+    tolerance_m: f64,
+) -> Result<Answer<'a>, ServiceError> {
+    let grid = store.grid.as_ref().ok_or(ServiceError::NoGrid)?;
+    let cells = store.by_role(Role::GridCell).ok_or(ServiceError::NoGrid)?;
+    let at = locate(grid, p, tolerance_m).ok_or(ServiceError::OutsideDistrict {
+        lon: input.0,
+        lat: input.1,
+    })?;
+    let parent = |role: Role, index: Option<u32>| {
+        let layer = store.by_role(role)?;
+        index.map(|i| FeatureRef::new(layer, i as usize))
+    };
+    let cell_code = cells.id(at.cell as usize);
+    let routing = match class {
+        None => None,
+        Some(code) => {
+            let routing = route(store, tables, code, p, cell_code, NEAREST_UNITS)?;
+            let unit_ref = |role: Role, index: usize, distance: f64| {
+                store
+                    .by_role(role)
+                    .map(|layer| FeatureRef::new(layer, index).at(distance))
+            };
+            let class = routing.class;
+            Some(RoutingOut {
+                class: ClassOut {
+                    code: &class.code,
+                    name: &class.name,
+                    unit_type: &class.unit_type,
+                    unit_type_name: tables
+                        .unit_type(&class.unit_type)
+                        .map_or("", |u| u.name.as_str()),
+                    level: class.level.as_str(),
+                    limits_h: &class.limits_h,
+                },
+                responsible_unit: routing.responsible.and_then(|(u, basis)| {
+                    unit_ref(u.role, u.index, u.distance_m)
+                        .map(|feature| UnitOut { feature, basis })
+                }),
+                nearest_units: routing
+                    .nearest
+                    .iter()
+                    .filter_map(|u| unit_ref(u.role, u.index, u.distance_m))
+                    .collect(),
+            })
+        }
+    };
+    Ok(Answer {
+        point: PointOut {
+            lon: p.x,
+            lat: p.y,
+            input_crs: input.2.as_str(),
+            input: [input.0, input.1],
+        },
+        cell: FeatureRef::new(cells, at.cell as usize),
+        village: parent(Role::Village, at.village),
+        town: parent(Role::Town, at.town),
+        beat: parent(Role::Beat, at.beat),
+        edge_distance_m: round_m(at.edge_distance_m),
+        ambiguous: at.is_ambiguous(),
+        candidates: at
+            .candidates
+            .iter()
+            .map(|&(c, d)| FeatureRef::new(cells, c as usize).at(d))
+            .collect(),
+        routing,
+    })
+}
+
+pub async fn locate_one(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let crs = params.crs()?;
+    let lon = params.required_f64("lon")?;
+    let lat = params.required_f64("lat")?;
+    let p = super::params::point(lon, lat, crs)?;
+    let tolerance = params.f64_in("tolerance", DEFAULT_TOLERANCE_M, MAX_TOLERANCE_M)?;
+    let class = params.get("class").filter(|c| !c.is_empty());
+    let store = state.store.snapshot();
+    let answer = answer(&store, &state.tables, p, (lon, lat, crs), class, tolerance)?;
+    Ok(Json(answer).into_response())
+}
+
+/// Who the request is from (until API keys exist: the server's configured default).
+pub fn viewer(state: &AppState) -> Viewer {
+    state.default_viewer
+}

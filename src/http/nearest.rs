@@ -1,0 +1,159 @@
+//! `GET /api/nearest/{layer}` and `GET /api/around`.
+
+use super::locate::viewer;
+use super::params::Params;
+use super::render::{FeatureRef, round_m};
+use super::{ApiError, AppState};
+use crate::catalog::Role;
+use crate::services::around::{MAX_RADIUS_M, around as around_report};
+use crate::services::nearest::{Filter, MAX_K, Query, free_capacity, nearest as nearest_features};
+use crate::services::{ServiceError, Viewer};
+use crate::spatial::{Layer, LayerStore};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::{Map, Value, json};
+
+/// A layer by id, as this viewer may see it: staff layers do not exist for the public.
+pub fn visible_layer<'s>(
+    store: &'s LayerStore,
+    id: &str,
+    viewer: Viewer,
+) -> Result<&'s Layer, ApiError> {
+    store
+        .layer(id)
+        .filter(|l| viewer.may_see(l))
+        .ok_or_else(|| ServiceError::UnknownLayer(id.to_string()).into())
+}
+
+fn feature_json(layer: &Layer, i: usize, metres: f64) -> Value {
+    let mut value = serde_json::to_value(
+        FeatureRef::new(layer, i)
+            .at(metres)
+            .with_properties(layer, i),
+    )
+    .unwrap_or(Value::Null);
+    if let Value::Object(object) = &mut value {
+        let geometry = geojson::Geometry::new(geojson::Value::from(&layer.geometry(i).to_geo()));
+        object.insert(
+            "geometry".into(),
+            serde_json::to_value(geometry).unwrap_or(Value::Null),
+        );
+        if let Some(free) = free_capacity(layer, i) {
+            object.insert("free_capacity".into(), free.into());
+        }
+    }
+    value
+}
+
+pub async fn nearest(
+    State(state): State<AppState>,
+    Path(layer_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let store = state.store.snapshot();
+    let layer = visible_layer(&store, &layer_id, viewer(&state))?;
+    let (p, crs) = params.point()?;
+    let k = params.usize_in("k", 5, 1, MAX_K)?;
+    let max_distance_m = params.f64("max_distance")?;
+    if let Some(d) = max_distance_m {
+        if d < 0.0 {
+            return Err(ApiError::invalid(
+                "max_distance",
+                "max_distance must not be negative",
+            ));
+        }
+    }
+    let people = match params.get("people") {
+        None => None,
+        Some(_) if layer.def.role != Some(Role::Shelter) => {
+            return Err(ApiError::invalid(
+                "people",
+                format!(
+                    "people applies to shelter layers; {} is not one",
+                    layer.def.id
+                ),
+            ));
+        }
+        Some(raw) => Some(
+            raw.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "people",
+                        format!("people must be a whole number of people, got {raw:?}"),
+                    )
+                })?,
+        ),
+    };
+    let known = ["lon", "lat", "crs", "k", "max_distance", "people"];
+    let filters = params
+        .others(&known)
+        .map(|(name, value)| Filter::parse(layer, name, value))
+        .collect::<Result<Vec<_>, _>>()?;
+    let hits = nearest_features(
+        layer,
+        p,
+        &Query {
+            k,
+            max_distance_m,
+            filters,
+            people,
+        },
+    );
+    Ok(Json(json!({
+        "layer": layer.def.id,
+        "point": {"lon": p.x, "lat": p.y, "input_crs": crs.as_str()},
+        "count": hits.len(),
+        "features": hits.iter().map(|&(i, d)| feature_json(layer, i, d)).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn around(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let (p, crs) = params.point()?;
+    let radius = params.f64_in("radius", 1000.0, MAX_RADIUS_M)?;
+    let store = state.store.snapshot();
+    let report = around_report(&store, p, radius, viewer(&state))?;
+    let location = report.location.as_ref().map(|at| {
+        let part = |role: Role, index: Option<u32>| {
+            store.by_role(role).zip(index).map(|(layer, i)| {
+                serde_json::to_value(FeatureRef::new(layer, i as usize)).unwrap_or(Value::Null)
+            })
+        };
+        json!({
+            "cell": part(Role::GridCell, Some(at.cell)),
+            "village": part(Role::Village, at.village),
+            "town": part(Role::Town, at.town),
+            "beat": part(Role::Beat, at.beat),
+            "ambiguous": at.is_ambiguous(),
+            "edge_distance_m": round_m(at.edge_distance_m),
+        })
+    });
+    let mut sections = Map::new();
+    for section in &report.sections {
+        let mut object = json!({
+            "layer": section.layer.def.id,
+            "title": section.layer.def.title,
+            "count": section.hits.len(),
+            "truncated": section.truncated,
+            "features": section.hits.iter().map(|&(i, d)| feature_json(section.layer, i, d)).collect::<Vec<_>>(),
+        });
+        if let Some(people) = section.people {
+            object["people"] = people.into();
+        }
+        sections.insert(section.role.as_str().to_string(), object);
+    }
+    Ok(Json(json!({
+        "point": {"lon": p.x, "lat": p.y, "input_crs": crs.as_str()},
+        "radius_m": radius,
+        "location": location,
+        "sections": sections,
+        "withheld": report.withheld.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+    })))
+}

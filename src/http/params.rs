@@ -1,0 +1,127 @@
+//! Query-string parsing with errors that name the parameter and the problem.
+
+use super::ApiError;
+use crate::spatial::crs::Crs;
+use geo::Coord;
+
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Parses a raw query string (never fails: bad escapes are taken literally).
+    pub fn parse(query: Option<&str>) -> Params {
+        Params {
+            pairs: query
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every parameter not in `known`, in order (property filters).
+    pub fn others<'a>(
+        &'a self,
+        known: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn f64(&self, name: &str) -> Result<Option<f64>, ApiError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        let value: f64 = raw.trim().parse().map_err(|_| {
+            ApiError::invalid(name, format!("{name} must be a number, got {raw:?}"))
+        })?;
+        if !value.is_finite() {
+            return Err(ApiError::invalid(
+                name,
+                format!("{name} must be a finite number, got {raw:?}"),
+            ));
+        }
+        Ok(Some(value))
+    }
+
+    pub fn required_f64(&self, name: &str) -> Result<f64, ApiError> {
+        self.f64(name)?
+            .ok_or_else(|| ApiError::invalid(name, format!("{name} is required")))
+    }
+
+    /// A non-negative number no larger than `max`.
+    pub fn f64_in(&self, name: &str, default: f64, max: f64) -> Result<f64, ApiError> {
+        let value = self.f64(name)?.unwrap_or(default);
+        if !(0.0..=max).contains(&value) {
+            return Err(ApiError::invalid(
+                name,
+                format!("{name} must be between 0 and {max}, got {value}"),
+            ));
+        }
+        Ok(value)
+    }
+
+    pub fn usize_in(
+        &self,
+        name: &str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, ApiError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let value: usize = raw.trim().parse().map_err(|_| {
+            ApiError::invalid(name, format!("{name} must be a whole number, got {raw:?}"))
+        })?;
+        if value < min || value > max {
+            return Err(ApiError::invalid(
+                name,
+                format!("{name} must be between {min} and {max}, got {value}"),
+            ));
+        }
+        Ok(value)
+    }
+
+    pub fn crs(&self) -> Result<Crs, ApiError> {
+        match self.get("crs") {
+            None => Ok(Crs::Wgs84),
+            Some(raw) => raw.parse().map_err(|e: String| ApiError::invalid("crs", e)),
+        }
+    }
+
+    /// `lon` and `lat` (in `crs`), validated and converted to WGS84.
+    pub fn point(&self) -> Result<(Coord<f64>, Crs), ApiError> {
+        let crs = self.crs()?;
+        let lon = self.required_f64("lon")?;
+        let lat = self.required_f64("lat")?;
+        Ok((point(lon, lat, crs)?, crs))
+    }
+}
+
+/// Checks a lon/lat pair and converts it to WGS84.
+pub fn point(lon: f64, lat: f64, crs: Crs) -> Result<Coord<f64>, ApiError> {
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(ApiError::invalid(
+            "lon",
+            format!("lon must be between -180 and 180, got {lon}"),
+        ));
+    }
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(ApiError::invalid(
+            "lat",
+            format!("lat must be between -90 and 90, got {lat}"),
+        ));
+    }
+    let (x, y) = crs.to_wgs84(lon, lat);
+    Ok(Coord { x, y })
+}

@@ -1,0 +1,54 @@
+//! How features appear inside API answers.
+
+use crate::spatial::{Layer, PropertyValue};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A feature's display name: its layer's label field.
+pub fn label(layer: &Layer, i: usize) -> Option<&str> {
+    let field = layer.def.label.as_deref()?;
+    match layer.property(i, field) {
+        Some(PropertyValue::Text(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Metres rounded to decimetres: enough for people, stable for tests.
+pub fn round_m(m: f64) -> f64 {
+    (m * 10.0).round() / 10.0
+}
+
+/// A feature referred to by an answer: layer, id, name, distance and its properties.
+#[derive(Debug, Serialize)]
+pub struct FeatureRef<'a> {
+    pub layer: &'a str,
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Map<String, Value>>,
+}
+
+impl<'a> FeatureRef<'a> {
+    pub fn new(layer: &'a Layer, i: usize) -> Self {
+        FeatureRef {
+            layer: &layer.def.id,
+            id: layer.id(i),
+            name: label(layer, i),
+            distance_m: None,
+            properties: None,
+        }
+    }
+
+    pub fn at(mut self, metres: f64) -> Self {
+        self.distance_m = Some(round_m(metres));
+        self
+    }
+
+    pub fn with_properties(mut self, layer: &Layer, i: usize) -> Self {
+        self.properties = Some(layer.properties_json(i));
+        self
+    }
+}

@@ -1,0 +1,27 @@
+//! What the centre asks all day, answered from the layer store: which cell, village, town and
+//! unit own a point; what is nearest; what is around an incident. Each service is a plain
+//! function over the store, so the HTTP handlers, the batch path and the benchmarks share it.
+
+pub mod around;
+mod error;
+pub mod locate;
+pub mod nearest;
+pub mod routing;
+
+pub use error::ServiceError;
+
+use crate::catalog::Access;
+use crate::spatial::Layer;
+
+/// Who is asking: anonymous users see public layers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Public,
+    Staff,
+}
+
+impl Viewer {
+    pub fn may_see(self, layer: &Layer) -> bool {
+        self == Viewer::Staff || layer.def.access == Access::Public
+    }
+}
