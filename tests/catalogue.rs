@@ -129,6 +129,22 @@ fn a_broken_layer_file_is_refused_naming_file_and_field() {
 }
 
 #[test]
+fn a_layer_that_breaks_its_role_contract_is_refused() {
+    // The shelter services read `capacity` as an integer.
+    let message = refuse(
+        "shelters.toml",
+        "name = \"capacity\"\ntype = \"integer\"",
+        "name = \"capacity\"\ntype = \"string\"",
+    );
+    assert!(
+        message.contains("shelters.toml")
+            && message.contains("capacity")
+            && message.contains("shelter"),
+        "{message}"
+    );
+}
+
+#[test]
 fn invalid_toml_is_refused_naming_the_file() {
     let message = refuse("towns.toml", "[source]", "[source");
     assert!(message.contains("towns.toml"), "{message}");

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod gen_data;
+pub mod import;
 pub mod serve;
 
 use crate::config::{Config, FileConfig};
@@ -45,6 +46,8 @@ pub enum Command {
     Check(check::Args),
     /// Serve the map, features and APIs over HTTP.
     Serve(serve::Args),
+    /// Copy every layer into PostGIS tables (with GiST indexes).
+    Import(import::Args),
 }
 
 impl Cli {
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::GenData(args) => gen_data::run(&cli.config(None)?, args),
         Command::Check(args) => check::run(&cli.config(None)?, args),
         Command::Serve(args) => serve::run(&cli.config(args.listen)?, args),
+        Command::Import(args) => import::run(&cli.config(None)?, args),
     }
 }

@@ -6,19 +6,19 @@
 //! `Accept: text/csv`; a bad row gets a line with its error and the rest go on. The last line
 //! is a summary.
 //!
-//! Work happens in chunks: a chunk's points are sorted along a Z-order curve before lookup (so
-//! consecutive lookups touch neighbouring memory), answered, written back in input order and
-//! sent. CSV is read from the request as it arrives; neither input nor output is ever held
+//! Work happens in chunks: a chunk's points are located in a Z-order visit of the cell grid
+//! (`locate_many`, so consecutive look-ups touch neighbouring memory), written back in input
+//! order and sent. CSV is read from the request as it arrives; neither input nor output is ever held
 //! whole, so a million points stream in bounded memory. (GeoJSON must be read whole to be
 //! parsed; its size is bounded by the batch limit.)
 
-use super::locate::{MAX_TOLERANCE_M, answer};
+use super::locate::MAX_TOLERANCE_M;
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::catalog::{CodeTables, Role};
 use crate::services::ServiceError;
-use crate::services::locate::DEFAULT_TOLERANCE_M;
-use crate::services::routing::Basis;
+use crate::services::locate::{DEFAULT_TOLERANCE_M, Location, locate_many};
+use crate::services::routing::{Basis, route};
 use crate::spatial::LayerStore;
 use crate::spatial::crs::Crs;
 use axum::body::{Body, Bytes};
@@ -162,56 +162,40 @@ fn write_line(out: &mut Vec<u8>, format: Output, line: &Line<'_>) {
     }
 }
 
-/// Z-order key of a WGS84 point (20 bits per axis over China's extent), for locality.
-fn z_order(lon: f64, lat: f64) -> u64 {
-    let scale =
-        |v: f64, lo: f64, hi: f64| (((v - lo) / (hi - lo)).clamp(0.0, 1.0) * 1_048_575.0) as u64;
-    let (x, y) = (scale(lon, 73.0, 136.0), scale(lat, 18.0, 54.0));
-    let spread = |mut v: u64| {
-        v = (v | (v << 16)) & 0x0000_ffff_0000_ffff;
-        v = (v | (v << 8)) & 0x00ff_00ff_00ff_00ff;
-        v = (v | (v << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
-        v = (v | (v << 2)) & 0x3333_3333_3333_3333;
-        (v | (v << 1)) & 0x5555_5555_5555_5555
-    };
-    spread(x) | (spread(y) << 1)
-}
-
 impl Batch {
     /// Answers one chunk and renders its lines in input order.
     fn process(&self, rows: Vec<Row>, tally: &mut Tally) -> Bytes {
-        let cells = self.store.by_role(Role::GridCell);
-        // Convert, then look up in Z-order.
-        let mut points: Vec<(usize, f64, f64)> = Vec::with_capacity(rows.len());
-        let mut results: Vec<Option<Result<_, ApiError>>> = (0..rows.len()).map(|_| None).collect();
+        let Some(grid) = self.store.grid.as_ref() else {
+            return self.fail_all(&rows, ServiceError::NoGrid.into(), tally);
+        };
+        let id_of = |role: Role, index: Option<u32>| {
+            self.store
+                .by_role(role)
+                .zip(index)
+                .map(|(l, i)| l.id(i as usize))
+        };
+        // Rows with a usable point, converted to WGS84; the others keep their error.
+        let mut errors: Vec<Option<ApiError>> = vec![None; rows.len()];
+        let mut points = Vec::with_capacity(rows.len());
+        let mut point_row = Vec::with_capacity(rows.len());
         for (k, row) in rows.iter().enumerate() {
             match &row.point {
                 Ok((lon, lat, _)) => match super::params::point(*lon, *lat, self.crs) {
-                    Ok(p) => points.push((k, p.x, p.y)),
-                    Err(e) => results[k] = Some(Err(e)),
+                    Ok(p) => {
+                        points.push(p);
+                        point_row.push(k);
+                    }
+                    Err(e) => errors[k] = Some(e),
                 },
-                Err(e) => results[k] = Some(Err(e.clone())),
+                Err(e) => errors[k] = Some(e.clone()),
             }
         }
-        points.sort_by_key(|&(_, x, y)| z_order(x, y));
-        for &(k, x, y) in &points {
-            let Ok((lon, lat, class)) = &rows[k].point else {
-                continue;
-            };
-            let class = class.as_deref().or(self.class.as_deref());
-            let outcome = answer(
-                &self.store,
-                &self.tables,
-                geo::Coord { x, y },
-                (*lon, *lat, self.crs),
-                class,
-                self.tolerance_m,
-            )
-            .map_err(ApiError::from);
-            results[k] = Some(outcome);
-        }
+        let mut located: Vec<Option<Location>> = vec![None; rows.len()];
+        locate_many(grid, &points, self.tolerance_m, |i, at| {
+            located[point_row[i]] = at
+        });
         let mut out = Vec::with_capacity(rows.len() * 120);
-        for (row, result) in rows.iter().zip(results) {
+        for (k, row) in rows.iter().enumerate() {
             tally.points += 1;
             let mut line = Line {
                 id: &row.id,
@@ -226,32 +210,98 @@ impl Batch {
                 basis: None,
                 error: None,
             };
-            match &result {
-                Some(Ok(a)) => {
-                    tally.located += 1;
-                    tally.ambiguous += usize::from(a.ambiguous);
-                    line.cell = cells.map(|_| a.cell.id);
-                    line.village = a.village.as_ref().map(|f| f.id);
-                    line.town = a.town.as_ref().map(|f| f.id);
-                    line.beat = a.beat.as_ref().map(|f| f.id);
-                    line.ambiguous = Some(a.ambiguous);
-                    line.candidates = a.candidates.iter().map(|f| f.id).collect();
-                    if let Some(unit) = a.routing.as_ref().and_then(|r| r.responsible_unit.as_ref())
-                    {
-                        line.unit = Some(unit.feature.id);
-                        line.basis = Some(unit.basis);
+            let mut error = errors[k].take();
+            if let (None, Ok((lon, lat, class))) = (&error, &row.point) {
+                match &located[k] {
+                    None => {
+                        error = Some(
+                            ServiceError::OutsideDistrict {
+                                lon: *lon,
+                                lat: *lat,
+                            }
+                            .into(),
+                        )
+                    }
+                    Some(at) => {
+                        line.cell = id_of(Role::GridCell, Some(at.cell));
+                        line.village = id_of(Role::Village, at.village);
+                        line.town = id_of(Role::Town, at.town);
+                        line.beat = id_of(Role::Beat, at.beat);
+                        line.ambiguous = Some(at.is_ambiguous());
+                        line.candidates = at
+                            .candidates
+                            .iter()
+                            .filter_map(|&(c, _)| id_of(Role::GridCell, Some(c)))
+                            .collect();
+                        if let (Some(code), Some(cell)) =
+                            (class.as_deref().or(self.class.as_deref()), line.cell)
+                        {
+                            match route(&self.store, &self.tables, code, at.point, cell, 0) {
+                                Ok(routing) => {
+                                    if let Some((unit, basis)) = routing.responsible {
+                                        line.unit =
+                                            self.store.by_role(unit.role).map(|l| l.id(unit.index));
+                                        line.basis = Some(basis);
+                                    }
+                                }
+                                Err(e) => error = Some(e.into()),
+                            }
+                        }
                     }
                 }
-                Some(Err(e)) => {
-                    tally.errors += 1;
-                    line.error = Some(ErrorOut {
-                        code: e.code,
-                        message: &e.message,
-                        field: e.field.as_deref(),
-                    });
-                }
-                None => {}
             }
+            match &error {
+                None => {
+                    tally.located += 1;
+                    tally.ambiguous += usize::from(line.ambiguous == Some(true));
+                }
+                Some(e) => {
+                    tally.errors += 1;
+                    line = Line {
+                        cell: None,
+                        village: None,
+                        town: None,
+                        beat: None,
+                        ambiguous: None,
+                        candidates: Vec::new(),
+                        unit: None,
+                        basis: None,
+                        error: Some(ErrorOut {
+                            code: e.code,
+                            message: &e.message,
+                            field: e.field.as_deref(),
+                        }),
+                        ..line
+                    };
+                }
+            }
+            write_line(&mut out, self.output, &line);
+        }
+        Bytes::from(out)
+    }
+
+    fn fail_all(&self, rows: &[Row], e: ApiError, tally: &mut Tally) -> Bytes {
+        let mut out = Vec::new();
+        for row in rows {
+            tally.points += 1;
+            tally.errors += 1;
+            let line = Line {
+                id: &row.id,
+                position: row.position,
+                cell: None,
+                village: None,
+                town: None,
+                beat: None,
+                ambiguous: None,
+                candidates: Vec::new(),
+                unit: None,
+                basis: None,
+                error: Some(ErrorOut {
+                    code: e.code,
+                    message: &e.message,
+                    field: e.field.as_deref(),
+                }),
+            };
             write_line(&mut out, self.output, &line);
         }
         Bytes::from(out)
@@ -677,14 +727,5 @@ mod tests {
         );
         assert_eq!(rows[3].id, "p,4");
         assert_eq!(rows[3].point.as_ref().unwrap().2.as_deref(), Some("C0102"));
-    }
-
-    #[test]
-    fn z_order_keeps_neighbours_close() {
-        assert!(
-            z_order(121.45, 30.92) < z_order(121.45, 30.93)
-                || z_order(121.45, 30.92) < z_order(121.46, 30.92)
-        );
-        assert_eq!(z_order(73.0, 18.0), 0);
     }
 }

@@ -134,7 +134,7 @@ pub fn answer<'a>(
         village: parent(Role::Village, at.village),
         town: parent(Role::Town, at.town),
         beat: parent(Role::Beat, at.beat),
-        edge_distance_m: round_m(at.edge_distance_m),
+        edge_distance_m: round_m(at.edge_distance_m(grid)),
         ambiguous: at.is_ambiguous(),
         candidates: at
             .candidates

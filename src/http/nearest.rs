@@ -132,7 +132,7 @@ pub async fn around(
             "town": part(Role::Town, at.town),
             "beat": part(Role::Beat, at.beat),
             "ambiguous": at.is_ambiguous(),
-            "edge_distance_m": round_m(at.edge_distance_m),
+            "edge_distance_m": store.grid.as_ref().map(|g| round_m(at.edge_distance_m(g))),
         })
     });
     let mut sections = Map::new();

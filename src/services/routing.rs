@@ -75,8 +75,14 @@ pub fn route<'t>(
         .class(class_code)
         .ok_or_else(|| ServiceError::UnknownClass(class_code.to_string()))?;
     let (units, role) = units_layer(store, class.level)?;
-    let mut of_type: Vec<UnitChoice> = (0..units.len())
-        .filter(|&i| text(units, i, "unit_type") == class.unit_type)
+    let unit_type = units
+        .def
+        .field_index("unit_type")
+        .ok_or(ServiceError::MissingRole(role.as_str()))?;
+    let mut of_type: Vec<UnitChoice> = units
+        .column(unit_type)
+        .matching(&class.unit_type)
+        .into_iter()
         .map(|i| UnitChoice {
             role,
             index: i,

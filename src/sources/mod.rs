@@ -6,6 +6,7 @@
 mod error;
 mod geojson_file;
 pub mod geopackage;
+pub mod postgis;
 
 pub use error::SourceError;
 pub use geojson_file::GeoJsonSource;

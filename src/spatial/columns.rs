@@ -146,6 +146,27 @@ impl Column {
         }
     }
 
+    /// The features whose value equals `value` (a fast path for dictionary columns, where
+    /// this compares integer codes).
+    pub fn matching(&self, value: &str) -> Vec<usize> {
+        match self {
+            Column::Dictionary { values, codes } => match values.iter().position(|v| &**v == value)
+            {
+                None => Vec::new(),
+                Some(code) => codes
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &c)| c == code as u32)
+                    .map(|(i, _)| i)
+                    .collect(),
+            },
+            Column::Text { arena, nulls } => (0..arena.len())
+                .filter(|&i| !nulls[i] && arena.get(i) == value)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The distinct values of a dictionary column, for filters and legends.
     pub fn dictionary(&self) -> Option<&[Box<str>]> {
         match self {
