@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and integration tests.
+# The whole test suite: environment set-up (GDAL client, PostgreSQL + PostGIS), formatting,
+# lints, unit and integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup-test-env.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked

@@ -107,7 +107,17 @@ fn copy_value(out: &mut String, value: PropertyValue<'_>) {
 }
 
 pub async fn connect(url: &str) -> Result<PgPool, PostgisError> {
-    Ok(PgPoolOptions::new().max_connections(2).connect(url).await?)
+    Ok(PgPoolOptions::new()
+        .max_connections(2)
+        // "table does not exist, skipping" notices from DROP … IF EXISTS are not news.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET client_min_messages = warning").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 /// Writes one layer into `schema.layer_id` (replacing it), then indexes and analyses it.

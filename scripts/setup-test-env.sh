@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes this machine able to run the whole test suite; safe to run again.
+#  - GDAL's ogrinfo (Debian gdal-bin) reads the OGC API in a client test;
+#  - PostgreSQL with PostGIS (postgresql-15-postgis-3) on 127.0.0.1:5432, database `test`.
+set -euo pipefail
+need=()
+command -v ogrinfo >/dev/null || need+=(gdal-bin)
+[ -d /usr/share/postgresql/15/extension ] && ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-test-env: need Debian packages ${need[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Start the cluster if it is down.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 0.2; done
+fi
+export PGOPTIONS="-c client_min_messages=warning"
+db_url="${GRIDLINK_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+psql "${db_url%/*}/postgres" -qAt -c "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
+  || psql "${db_url%/*}/postgres" -q -c "CREATE DATABASE test"
+psql "$db_url" -q -c "CREATE EXTENSION IF NOT EXISTS postgis"
