@@ -14,6 +14,9 @@ n="${N:-1000000}"
 seconds="${SECONDS_PER_RUN:-20}"
 schema=gridlink_bench
 psql_q() { psql "$db" -qAt -v ON_ERROR_STOP=1 "$@"; }
+if ! command -v wrk >/dev/null && [ "$(id -u)" -eq 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
 for tool in psql pgbench wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (Debian: postgresql-client, wrk, curl, python3)" >&2; exit 1; }
 done

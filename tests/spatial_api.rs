@@ -511,6 +511,45 @@ async fn every_bad_parameter_is_a_clear_4xx() {
     .await;
 }
 
+/// Odd inputs must never reach a 5xx (or a panic): every answer is a 2xx or a JSON 4xx.
+#[tokio::test]
+async fn odd_inputs_never_cause_a_server_error() {
+    let long = "9".repeat(5000);
+    let odd = [
+        "lon=&lat=".to_string(),
+        "lon=1e400&lat=30".to_string(),
+        "lon=-0&lat=-0".to_string(),
+        format!("lon={long}&lat=30"),
+        "lon=121.46&lat=30.92&crs=%FF%FE".to_string(),
+        "lon=121.46&lat=30.92&class=%E4%B8%AD".to_string(),
+        "lon=121.46&lat=30.92&tolerance=1e308".to_string(),
+        "lon=121.46&lat=30.92&k=18446744073709551616".to_string(),
+        "lon=121.46&lat=30.92&radius=NaN".to_string(),
+        "lon=121.46&lat=30.92&lon=0".to_string(),
+        "%%%%".to_string(),
+        "lon=121.46&lat=30.92&max_distance=-5".to_string(),
+    ];
+    for query in &odd {
+        for path in [
+            "/api/locate",
+            "/api/nearest/shelters",
+            "/api/around",
+            "/ogc/collections/shelters/items",
+        ] {
+            let request = Request::get(format!("{path}?{query}"))
+                .body(Body::empty())
+                .unwrap();
+            let (status, _, body) = send(common::app(true), request).await;
+            assert!(!status.is_server_error(), "{path}?{query}: {status}");
+            if status.is_client_error() {
+                let error: Value = serde_json::from_slice(&body)
+                    .unwrap_or_else(|_| panic!("{path}?{query}: not JSON"));
+                assert!(error["error"]["code"].is_string());
+            }
+        }
+    }
+}
+
 async fn post(
     body: &str,
     content_type: &str,

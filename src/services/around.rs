@@ -31,7 +31,7 @@ const SECTIONS: [(Role, Pick); 9] = [
     (Role::SupplyDepot, Pick::Nearest(3)),
     (Role::MedicalFacility, Pick::Nearest(3)),
     (Role::FirePoliceStation, Pick::Nearest(3)),
-    (Role::Camera, Pick::Within),
+    (Role::Camera, Pick::Nearest(5)),
     (Role::Village, Pick::Within),
 ];
 
