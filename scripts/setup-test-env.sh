@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Makes this machine able to run the whole test suite; safe to run again.
 #  - GDAL's ogrinfo (Debian gdal-bin) reads the OGC API in a client test;
-#  - PostgreSQL with PostGIS (postgresql-15-postgis-3) on 127.0.0.1:5432, database `test`.
+#  - PostgreSQL with PostGIS (postgresql-15-postgis-3) on 127.0.0.1:5432, database `test`;
+#  - Chromium (Debian's, never a downloaded one) and a CJK font for the browser test, and the
+#    web map's npm packages (MapLibre GL JS, playwright-core).
 set -euo pipefail
 need=()
 command -v ogrinfo >/dev/null || need+=(gdal-bin)
-[ -d /usr/share/postgresql/15/extension ] && ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+[ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup-test-env: need Debian packages ${need[*]}; run as root or install them" >&2
@@ -25,3 +30,8 @@ db_url="${GRIDLINK_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 psql "${db_url%/*}/postgres" -qAt -c "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
   || psql "${db_url%/*}/postgres" -q -c "CREATE DATABASE test"
 psql "$db_url" -q -c "CREATE EXTENSION IF NOT EXISTS postgis"
+# The web map's packages, exactly as locked.
+cd "$(dirname "$0")/.."
+if [ ! -f web/node_modules/maplibre-gl/dist/maplibre-gl.js ] || [ ! -d web/node_modules/playwright-core ]; then
+  npm ci --prefix web --no-audit --no-fund >/dev/null
+fi

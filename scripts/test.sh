@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: environment set-up (GDAL client, PostgreSQL + PostGIS), formatting,
-# lints, unit and integration tests.
+# The whole test suite: environment set-up (GDAL client, PostgreSQL + PostGIS, Chromium, npm
+# packages), formatting, lints, unit and integration tests, and the browser test of the map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+node tests/browser/map.test.mjs

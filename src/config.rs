@@ -13,6 +13,10 @@ pub struct FileConfig {
     pub tables_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub expose_staff_layers: Option<bool>,
+    pub styles_dir: Option<PathBuf>,
+    pub web_dir: Option<PathBuf>,
+    /// Tile cache size in MiB.
+    pub tile_cache_mb: Option<u64>,
 }
 
 impl FileConfig {
@@ -39,6 +43,11 @@ pub struct Config {
     /// Show staff-only layers (hazard sources, cameras, …) to every request. Off by default;
     /// for closed networks until API keys are issued.
     pub expose_staff_layers: bool,
+    /// MapLibre styles and glyph PBFs.
+    pub styles_dir: PathBuf,
+    /// The web map page and its npm packages.
+    pub web_dir: PathBuf,
+    pub tile_cache_mb: u64,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "data/demo";
@@ -57,6 +66,9 @@ impl Config {
     ) -> Config {
         Config {
             expose_staff_layers: file.expose_staff_layers.unwrap_or(false),
+            styles_dir: file.styles_dir.unwrap_or_else(|| "styles".into()),
+            web_dir: file.web_dir.unwrap_or_else(|| "web".into()),
+            tile_cache_mb: file.tile_cache_mb.unwrap_or(256),
             data_dir: data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
@@ -87,6 +99,9 @@ mod tests {
             tables_dir: None,
             listen: Some("0.0.0.0:9000".parse().unwrap()),
             expose_staff_layers: None,
+            styles_dir: None,
+            web_dir: None,
+            tile_cache_mb: None,
         };
         let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));

@@ -12,3 +12,4 @@ pub mod http;
 pub mod services;
 pub mod sources;
 pub mod spatial;
+pub mod tiles;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod gen_data;
+pub mod glyphs;
 pub mod import;
 pub mod serve;
 
@@ -48,6 +49,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Copy every layer into PostGIS tables (with GiST indexes).
     Import(import::Args),
+    /// Render MapLibre glyph PBFs (digits, Latin, punctuation) from a TrueType font.
+    Glyphs(glyphs::Args),
 }
 
 impl Cli {
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Check(args) => check::run(&cli.config(None)?, args),
         Command::Serve(args) => serve::run(&cli.config(args.listen)?, args),
         Command::Import(args) => import::run(&cli.config(None)?, args),
+        Command::Glyphs(args) => glyphs::run(args),
     }
 }

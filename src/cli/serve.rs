@@ -61,6 +61,20 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         "layers loaded"
     );
     let mut state = AppState::new(SharedStore::new(store), tables);
+    state.styles_dir = config.styles_dir.clone();
+    state.web_dir = config.web_dir.clone();
+    state.tiles = crate::tiles::TileCache::new(config.tile_cache_mb * 1024 * 1024);
+    if !state
+        .web_dir
+        .join("node_modules/maplibre-gl/dist/maplibre-gl.js")
+        .is_file()
+    {
+        tracing::warn!(
+            "MapLibre GL JS is not installed in {}/node_modules: the map page will not load (run `npm ci --prefix {}`, as scripts/demo.sh does)",
+            state.web_dir.display(),
+            state.web_dir.display()
+        );
+    }
     if args.expose_staff_layers || config.expose_staff_layers {
         tracing::warn!("staff-only layers are visible to every request (--expose-staff-layers)");
         state.default_viewer = Viewer::Staff;

@@ -10,6 +10,9 @@ mod ogc;
 mod openapi;
 pub mod params;
 pub mod render;
+mod search;
+mod styles;
+mod tiles;
 
 pub use error::ApiError;
 
@@ -20,6 +23,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use std::sync::Arc;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 /// Largest batch-locate request body (a million CSV rows is about 40 MB).
@@ -34,6 +38,11 @@ pub struct AppState {
     /// treat everyone as staff, until API keys exist).
     pub default_viewer: Viewer,
     pub batch_limit: usize,
+    pub tiles: crate::tiles::TileCache,
+    /// MapLibre styles and glyphs (`styles/`).
+    pub styles_dir: std::path::PathBuf,
+    /// The web map (`web/`), with MapLibre GL JS under `web/node_modules`.
+    pub web_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -43,12 +52,21 @@ impl AppState {
             tables: Arc::new(tables),
             default_viewer: Viewer::Public,
             batch_limit: DEFAULT_BATCH_LIMIT,
+            tiles: crate::tiles::TileCache::new(crate::tiles::DEFAULT_CACHE_BYTES),
+            styles_dir: "styles".into(),
+            web_dir: "web".into(),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     let batch_limit = state.batch_limit;
+    let maplibre = ServeDir::new(state.web_dir.join("node_modules/maplibre-gl/dist"));
+    let web = ServeDir::new(&state.web_dir)
+        .append_index_html_on_directories(true)
+        .not_found_service(axum::handler::HandlerWithoutStateExt::into_service(
+            not_found,
+        ));
     Router::new()
         .route("/healthz", get(health::health))
         .route("/api/layers", get(layers::list))
@@ -59,10 +77,30 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/nearest/{layer}", get(nearest::nearest))
         .route("/api/around", get(nearest::around))
+        .route("/api/search", get(search::search))
+        .route("/styles/{file}", get(styles::style))
+        .route("/fonts/{stacks}/{file}", get(styles::glyphs))
+        .nest_service("/vendor/maplibre-gl", maplibre)
+        .route("/tiles/{name}", get(tiles::document))
+        .route("/tiles/{layers}/{z}/{x}/{tile}", get(tiles::tile))
         .nest("/ogc", ogc::router())
-        .fallback(not_found)
+        .fallback_service(web)
         .with_state(state)
         .layer(TraceLayer::new_for_http())
+}
+
+/// The server's own origin (`scheme://host`) as the client reached it, so URLs in documents
+/// (TileJSON, styles, OGC links) work through proxies and from other machines.
+pub fn origin(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -34,15 +34,7 @@ pub fn router() -> Router<AppState> {
 
 /// The server's own URL as the client reached it (links must work through proxies too).
 fn base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
-    format!("{scheme}://{host}/ogc")
+    format!("{}/ogc", super::origin(headers))
 }
 
 fn json_response(content_type: &'static str, value: Value) -> Response {

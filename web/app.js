@@ -1,0 +1,285 @@
+// The district electronic map: MapLibre with gridlink's style, a layer panel built from the
+// catalogue (/api/layers), feature popups with Chinese field names, search, and a click that
+// locates the point and reports what is around it.
+
+const state = {
+  catalogue: null,          // /api/layers
+  fieldTitles: new Map(),   // layer id -> Map(field -> Chinese title)
+  styleLayers: new Map(),   // layer id -> [style layer ids]
+};
+
+// Exposed for the browser test and for debugging in the console.
+window.gridlink = { map: null, ready: false, lastLocate: null, lastAround: null };
+
+const $ = (selector) => document.querySelector(selector);
+
+function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+async function getJson(url) {
+  const response = await fetch(url);
+  const body = await response.json();
+  if (!response.ok) {
+    const error = new Error(body?.error?.message || response.statusText);
+    error.code = body?.error?.code;
+    throw error;
+  }
+  return body;
+}
+
+// The first colour literal in a paint value (which may be an expression): the legend swatch.
+function firstColour(value) {
+  if (typeof value === "string" && /^(#|rgb|hsl)/.test(value)) return value;
+  if (Array.isArray(value)) {
+    for (const part of value) {
+      const found = firstColour(part);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+function legendFor(map, layerId) {
+  for (const styleId of state.styleLayers.get(layerId) || []) {
+    const layer = map.getLayer(styleId);
+    if (!layer || layer.type === "symbol") continue;
+    const property = { circle: "circle-color", line: "line-color", fill: "fill-color" }[layer.type];
+    const colour = firstColour(map.getPaintProperty(styleId, property));
+    if (colour) return { colour, kind: layer.type };
+  }
+  return { colour: "#999", kind: "circle" };
+}
+
+function buildLayerPanel(map) {
+  const container = $("#tab-layers");
+  container.innerHTML = "";
+  for (const group of state.catalogue.groups) {
+    const members = state.catalogue.layers.filter((l) => l.group === group.id);
+    if (!members.length) continue;
+    const section = document.createElement("div");
+    section.className = "group";
+    section.innerHTML = `<h2>${escapeHtml(group.title)}</h2>`;
+    for (const layer of members) {
+      const legend = legendFor(map, layer.id);
+      const row = document.createElement("label");
+      row.className = `layer ${layer.access === "staff" ? "staff" : ""}`;
+      row.dataset.layer = layer.id;
+      row.title = `${layer.title_en} · ${layer.minzoom}–${layer.maxzoom} 级`;
+      row.innerHTML = `<input type="checkbox" checked data-layer="${escapeHtml(layer.id)}">
+        <span class="swatch ${legend.kind === "line" || legend.kind === "fill" ? "line" : ""}" style="background:${legend.colour}"></span>
+        <span class="name">${escapeHtml(layer.title)}</span>
+        <span class="count">${layer.count.toLocaleString("zh-CN")}</span>`;
+      row.querySelector("input").addEventListener("change", (event) => {
+        setLayerVisible(map, layer.id, event.target.checked);
+      });
+      section.appendChild(row);
+    }
+    container.appendChild(section);
+  }
+}
+
+function setLayerVisible(map, layerId, visible) {
+  for (const styleId of state.styleLayers.get(layerId) || []) {
+    map.setLayoutProperty(styleId, "visibility", visible ? "visible" : "none");
+  }
+}
+
+function popupHtml(feature) {
+  const layerId = feature.sourceLayer;
+  const catalogueLayer = state.catalogue.layers.find((l) => l.id === layerId);
+  const titles = state.fieldTitles.get(layerId) || new Map();
+  const props = feature.properties || {};
+  let rows = "";
+  if (props.point_count && !props.id) {
+    rows = `<tr><td>聚合数量</td><td>${escapeHtml(props.point_count)}</td></tr><tr><td colspan="2">放大查看单个要素</td></tr>`;
+  } else {
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "id" || key === "point_count") continue;
+      rows += `<tr><td>${escapeHtml(titles.get(key) || key)}</td><td>${escapeHtml(value)}</td></tr>`;
+    }
+  }
+  return `<strong>${escapeHtml(catalogueLayer?.title || layerId)}</strong><table>${rows}</table>`;
+}
+
+function showTab(name) {
+  document.querySelectorAll("#panel nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  $("#tab-layers").hidden = name !== "layers";
+  $("#tab-info").hidden = name !== "info";
+  document.body.classList.remove("panel-hidden");
+}
+
+function card(title, body) {
+  return `<div class="card"><h3>${escapeHtml(title)}</h3>${body}</div>`;
+}
+
+function renderLocate(result) {
+  const dl = (pairs) => `<dl>${pairs.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join("")}</dl>`;
+  let html = card("所在位置", dl([
+    ["单元网格", result.cell?.id],
+    ["村居", `${result.village?.name ?? ""} (${result.village?.id ?? ""})`],
+    ["街镇", result.town?.name],
+    ["责任网格", result.beat?.id],
+    ["经纬度", `${result.point.lon.toFixed(6)}, ${result.point.lat.toFixed(6)}`],
+    ["距网格边界", `${result.edge_distance_m} 米`],
+  ]));
+  if (result.ambiguous) {
+    html += `<p class="warn">距网格边界不足 5 米，可能属于：${result.candidates.map((c) => escapeHtml(c.id)).join("、")}</p>`;
+  }
+  $("#locate").innerHTML = `<div data-cell="${escapeHtml(result.cell?.id)}">${html}</div>`;
+}
+
+function renderAround(report) {
+  const sections = report.sections || {};
+  const list = (section, describe) =>
+    section && section.features.length
+      ? `<ul>${section.features.slice(0, 5).map((f) => `<li>${describe(f)}</li>`).join("")}</ul>`
+      : "<p>无</p>";
+  const name = (f) => escapeHtml(f.name || f.id);
+  let html = "";
+  if (sections.hazard_source) {
+    html += card(`重大危险源（${report.radius_m} 米内 ${sections.hazard_source.count} 处）`,
+      list(sections.hazard_source, (f) => `${name(f)} · ${f.properties.grade} 级 · ${f.distance_m} 米`));
+  }
+  if (sections.protected_target) {
+    html += card(`防护目标（${sections.protected_target.count} 处，${sections.protected_target.people} 人）`,
+      list(sections.protected_target, (f) => `${name(f)} · ${f.properties.headcount} 人 · ${f.distance_m} 米`));
+  }
+  html += card("最近的开放避难场所", list(sections.shelter, (f) => `${name(f)} · 可容纳 ${f.free_capacity} 人 · ${f.distance_m} 米`));
+  html += card("最近的应急队伍", list(sections.team, (f) => `${name(f)} · ${f.distance_m} 米`));
+  html += card("最近的医疗机构", list(sections.medical_facility, (f) => `${name(f)} · ${f.distance_m} 米`));
+  html += card("最近的消防站与派出所", list(sections.fire_police_station, (f) => `${name(f)} · ${f.distance_m} 米`));
+  html += card("最近的物资储备点", list(sections.supply_depot, (f) => `${name(f)} · ${f.distance_m} 米`));
+  if (sections.village) {
+    html += card(`涉及村居（${sections.village.count} 个，常住人口 ${sections.village.people.toLocaleString("zh-CN")}）`,
+      list(sections.village, (f) => `${name(f)}`));
+  }
+  if (report.withheld?.length) {
+    html += `<p class="hint">部分图层仅对工作人员开放。</p>`;
+  }
+  $("#around").innerHTML = html;
+}
+
+async function locateAndReport(lngLat) {
+  showTab("info");
+  const query = `lon=${lngLat.lng}&lat=${lngLat.lat}`;
+  try {
+    const result = await getJson(`/api/locate?${query}`);
+    window.gridlink.lastLocate = result;
+    renderLocate(result);
+  } catch (error) {
+    window.gridlink.lastLocate = { error: error.code };
+    $("#locate").innerHTML = card("所在位置", `<p class="warn">${escapeHtml(error.message)}</p>`);
+  }
+  try {
+    const report = await getJson(`/api/around?${query}&radius=1000`);
+    window.gridlink.lastAround = report;
+    renderAround(report);
+  } catch (error) {
+    $("#around").innerHTML = `<p class="warn">${escapeHtml(error.message)}</p>`;
+  }
+}
+
+function setUpSearch(map) {
+  const input = $("#search-input");
+  const results = $("#search-results");
+  let timer = null;
+  let current = [];
+  const go = (item) => {
+    results.hidden = true;
+    input.value = item.name || item.id;
+    if (item.bbox && (item.bbox[0] !== item.bbox[2] || item.bbox[1] !== item.bbox[3])) {
+      map.fitBounds([[item.bbox[0], item.bbox[1]], [item.bbox[2], item.bbox[3]]], { padding: 60, maxZoom: 17 });
+    } else if (item.lon != null) {
+      map.flyTo({ center: [item.lon, item.lat], zoom: 16 });
+    }
+    if (item.lon != null) locateAndReport({ lng: item.lon, lat: item.lat });
+  };
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (!q) {
+      results.hidden = true;
+      return;
+    }
+    timer = setTimeout(async () => {
+      try {
+        const body = await getJson(`/api/search?q=${encodeURIComponent(q)}&limit=12`);
+        current = body.results;
+        results.innerHTML = current.length
+          ? current.map((r, i) => `<li data-index="${i}">${escapeHtml(r.name || r.id)}<small>${escapeHtml(r.layer_title)} ${escapeHtml(r.id)}</small></li>`).join("")
+          : "<li>无匹配结果</li>";
+        results.hidden = false;
+      } catch (error) {
+        results.innerHTML = `<li>${escapeHtml(error.message)}</li>`;
+        results.hidden = false;
+      }
+    }, 200);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && current.length) go(current[0]);
+    if (event.key === "Escape") results.hidden = true;
+  });
+  results.addEventListener("click", (event) => {
+    const li = event.target.closest("li[data-index]");
+    if (li) go(current[Number(li.dataset.index)]);
+  });
+}
+
+async function main() {
+  state.catalogue = await getJson("/api/layers");
+  for (const layer of state.catalogue.layers) {
+    state.fieldTitles.set(layer.id, new Map(layer.fields.map((f) => [f.name, f.title])));
+  }
+  const district = state.catalogue.layers.find((l) => l.role === "district");
+  const map = new maplibregl.Map({
+    container: "map",
+    style: "/styles/district.json",
+    bounds: district?.extent ? [[district.extent[0], district.extent[1]], [district.extent[2], district.extent[3]]] : undefined,
+    fitBoundsOptions: { padding: 20 },
+    // Chinese is drawn with the browser's fonts; gridlink serves only Latin/digit glyphs.
+    localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
+    attributionControl: { compact: true },
+    hash: true,
+  });
+  window.gridlink.map = map;
+  map.addControl(new maplibregl.NavigationControl(), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+
+  map.on("load", () => {
+    for (const layer of map.getStyle().layers) {
+      const source = layer["source-layer"];
+      if (!source) continue;
+      if (!state.styleLayers.has(source)) state.styleLayers.set(source, []);
+      state.styleLayers.get(source).push(layer.id);
+    }
+    buildLayerPanel(map);
+    map.once("idle", () => {
+      window.gridlink.ready = true;
+    });
+  });
+
+  const clickable = () => map.getStyle().layers.filter((l) => l.type === "circle" || l.type === "line").map((l) => l.id);
+  map.on("click", (event) => {
+    const features = map.queryRenderedFeatures(event.point, { layers: clickable() });
+    if (features.length) {
+      new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(event.lngLat).setHTML(popupHtml(features[0])).addTo(map);
+    }
+    locateAndReport(event.lngLat);
+  });
+  map.on("mousemove", (event) => {
+    const hit = map.queryRenderedFeatures(event.point, { layers: clickable() }).length > 0;
+    map.getCanvas().style.cursor = hit ? "pointer" : "";
+  });
+
+  document.querySelectorAll("#panel nav button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  $("#panel-toggle").addEventListener("click", () => {
+    document.body.classList.toggle("panel-hidden");
+    setTimeout(() => map.resize(), 50);
+  });
+  setUpSearch(map);
+}
+
+main().catch((error) => {
+  document.body.insertAdjacentHTML("afterbegin", `<p class="warn" style="padding:8px">地图加载失败：${escapeHtml(error.message)}</p>`);
+});
