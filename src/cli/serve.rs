@@ -21,6 +21,9 @@ pub struct Args {
     /// request, as on a closed government network before API keys are issued.
     #[arg(long, env = "GRIDLINK_EXPOSE_STAFF_LAYERS")]
     pub expose_staff_layers: bool,
+    /// Vector-tile cache size in MiB (0 turns the cache off) [default: 256].
+    #[arg(long, env = "GRIDLINK_TILE_CACHE_MB")]
+    pub tile_cache_mb: Option<u64>,
 }
 
 fn load(config: &Config) -> anyhow::Result<LayerStore> {
@@ -63,7 +66,9 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let mut state = AppState::new(SharedStore::new(store), tables);
     state.styles_dir = config.styles_dir.clone();
     state.web_dir = config.web_dir.clone();
-    state.tiles = crate::tiles::TileCache::new(config.tile_cache_mb * 1024 * 1024);
+    state.tiles = crate::tiles::TileCache::new(
+        args.tile_cache_mb.unwrap_or(config.tile_cache_mb) * 1024 * 1024,
+    );
     if !state
         .web_dir
         .join("node_modules/maplibre-gl/dist/maplibre-gl.js")

@@ -109,7 +109,7 @@ pub async fn tile(
         .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
     let body = if gzip {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        encoded.gzip.clone()
+        encoded.gzip()
     } else {
         encoded.raw.clone()
     };

@@ -82,6 +82,28 @@ mod duration_ms {
     }
 }
 
+/// A feature's geometry in Web Mercator unit coordinates (x east, y south, both 0..1): what
+/// vector tiles scale into tile pixels with two multiplications instead of a `tan` and a `ln`
+/// per vertex per tile.
+#[derive(Debug, Clone)]
+pub enum Mercator {
+    Point([f64; 2]),
+    /// Lines, or polygon rings (each polygon's exterior first, then its holes; `polygon_starts`
+    /// marks where each polygon begins).
+    Paths {
+        paths: Vec<Vec<[f64; 2]>>,
+        polygon_starts: Vec<u32>,
+    },
+}
+
+/// Web Mercator unit-square coordinates of a lon/lat point.
+pub fn to_mercator(c: Coord<f64>) -> [f64; 2] {
+    let x = (c.x + 180.0) / 360.0;
+    let lat = c.y.clamp(-85.051_128_78, 85.051_128_78).to_radians();
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+    [x, y]
+}
+
 #[derive(Debug)]
 pub struct Layer {
     pub def: Arc<LayerDef>,
@@ -93,9 +115,46 @@ pub struct Layer {
     index: SpatialIndex,
     extent: Option<Rect<f64>>,
     pub report: LoadReport,
+    mercator: std::sync::OnceLock<Vec<Mercator>>,
 }
 
 impl Layer {
+    /// Every feature's geometry in Web Mercator unit coordinates, computed on first use.
+    pub fn mercator(&self) -> &[Mercator] {
+        self.mercator.get_or_init(|| {
+            (0..self.len())
+                .into_par_iter()
+                .map(|i| match self.geometry(i) {
+                    GeometryRef::Point(c) => Mercator::Point(to_mercator(c)),
+                    GeometryRef::Lines(m) => Mercator::Paths {
+                        paths: m
+                            .0
+                            .iter()
+                            .map(|l| l.0.iter().map(|c| to_mercator(*c)).collect())
+                            .collect(),
+                        polygon_starts: Vec::new(),
+                    },
+                    GeometryRef::Polygons(m) => {
+                        let mut paths = Vec::new();
+                        let mut polygon_starts = Vec::new();
+                        for polygon in &m.0 {
+                            polygon_starts.push(paths.len() as u32);
+                            for ring in
+                                std::iter::once(polygon.exterior()).chain(polygon.interiors())
+                            {
+                                paths.push(ring.0.iter().map(|c| to_mercator(*c)).collect());
+                            }
+                        }
+                        Mercator::Paths {
+                            paths,
+                            polygon_starts,
+                        }
+                    }
+                })
+                .collect()
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -331,6 +390,7 @@ impl LayerBuilder {
                 .collect(),
             index,
             extent,
+            mercator: std::sync::OnceLock::new(),
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use super::clip::{clip_line, clip_ring, quantize, simplify, twice_area};
 use super::mercator::{TileId, TileTransform};
-use crate::spatial::{GeometryRef, Layer, PropertyValue};
-use geozero::mvt::tile::{Feature, GeomType, Layer as MvtLayer};
-use geozero::mvt::{TagsBuilder, TileValue};
+use crate::spatial::layer::Mercator;
+use crate::spatial::{Layer, PropertyValue};
+use geozero::mvt::tile::{Feature, GeomType, Layer as MvtLayer, Value as MvtValue};
+use rustc_hash::FxHashMap;
 
 /// Tile extent in integer units, as MVT renderers expect.
 pub const EXTENT: u32 = 4096;
@@ -63,23 +64,142 @@ impl Commands {
     }
 }
 
-fn tile_value(value: PropertyValue<'_>) -> Option<TileValue> {
-    match value {
-        PropertyValue::Null => None,
-        PropertyValue::Text(s) => Some(TileValue::Str(s.to_string())),
-        PropertyValue::Integer(n) => Some(TileValue::Sint(n)),
-        PropertyValue::Number(x) => Some(TileValue::Double(x)),
-        PropertyValue::Boolean(b) => Some(TileValue::Bool(b)),
+/// A value as the tag table dedupes it: strings borrowed from the store, numbers by bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TagValue<'a> {
+    Text(&'a str),
+    Int(i64),
+    Double(u64),
+    Bool(bool),
+    Count(u64),
+}
+
+impl<'a> TagValue<'a> {
+    fn of(value: PropertyValue<'a>) -> Option<Self> {
+        match value {
+            PropertyValue::Null => None,
+            PropertyValue::Text(s) => Some(TagValue::Text(s)),
+            PropertyValue::Integer(n) => Some(TagValue::Int(n)),
+            PropertyValue::Number(x) => Some(TagValue::Double(x.to_bits())),
+            PropertyValue::Boolean(b) => Some(TagValue::Bool(b)),
+        }
+    }
+
+    fn to_mvt(self) -> MvtValue {
+        match self {
+            TagValue::Text(s) => MvtValue {
+                string_value: Some(s.to_string()),
+                ..Default::default()
+            },
+            TagValue::Int(n) => MvtValue {
+                sint_value: Some(n),
+                ..Default::default()
+            },
+            TagValue::Double(bits) => MvtValue {
+                double_value: Some(f64::from_bits(bits)),
+                ..Default::default()
+            },
+            TagValue::Bool(b) => MvtValue {
+                bool_value: Some(b),
+                ..Default::default()
+            },
+            TagValue::Count(n) => MvtValue {
+                uint_value: Some(n),
+                ..Default::default()
+            },
+        }
     }
 }
 
-/// Encodes the geometry of feature `i`; `None` when nothing non-degenerate is left in the tile.
-fn geometry(transform: &TileTransform, geometry: GeometryRef<'_>) -> Option<(GeomType, Vec<u32>)> {
+/// The layer's key and value tables. Keys are fixed (`id`, the fields, `point_count`); values
+/// are deduplicated without copying: strings stay borrowed from the store until the end.
+/// (geozero's `TagsBuilder` copies every string value into its map, which dominated the
+/// encoding of attribute-rich point layers.)
+struct Tags<'a> {
+    keys: Vec<String>,
+    values: Vec<TagValue<'a>>,
+    /// FxHash: the keys are short strings and integers hashed millions of times per second;
+    /// SipHash's flood resistance buys nothing here and cost a tenth of the encoding time.
+    lookup: FxHashMap<TagValue<'a>, u32>,
+}
+
+/// Key positions: 0 is `id`, 1.. the layer's fields in order, then `point_count`.
+const ID_KEY: u32 = 0;
+
+impl<'a> Tags<'a> {
+    fn new(layer: &Layer) -> Self {
+        let mut keys = vec!["id".to_string()];
+        keys.extend(layer.def.fields.iter().map(|f| f.name.clone()));
+        keys.push(CLUSTER_COUNT.to_string());
+        Tags {
+            keys,
+            values: Vec::new(),
+            lookup: FxHashMap::default(),
+        }
+    }
+
+    fn count_key(&self) -> u32 {
+        (self.keys.len() - 1) as u32
+    }
+
+    fn push(&mut self, feature: &mut Feature, key: u32, value: TagValue<'a>) {
+        let next = self.values.len() as u32;
+        let index = *self.lookup.entry(value).or_insert(next);
+        if index == next {
+            self.values.push(value);
+        }
+        feature.tags.extend([key, index]);
+    }
+
+    /// `id` and every non-null property of feature `i`.
+    fn properties(&mut self, feature: &mut Feature, layer: &'a Layer, i: usize) {
+        self.push(feature, ID_KEY, TagValue::Text(layer.id(i)));
+        for f in 0..layer.def.fields.len() {
+            if let Some(value) = TagValue::of(layer.value(i, f)) {
+                self.push(feature, f as u32 + 1, value);
+            }
+        }
+    }
+
+    /// Drops keys no feature used (keeps the layer tidy for clients listing keys).
+    fn into_tables(self, features: &mut [Feature]) -> (Vec<String>, Vec<MvtValue>) {
+        let mut used = vec![false; self.keys.len()];
+        for f in features.iter() {
+            for pair in f.tags.chunks(2) {
+                used[pair[0] as usize] = true;
+            }
+        }
+        let mut remap = vec![0u32; self.keys.len()];
+        let mut keys = Vec::new();
+        for (k, key) in self.keys.into_iter().enumerate() {
+            if used[k] {
+                remap[k] = keys.len() as u32;
+                keys.push(key);
+            }
+        }
+        for f in features.iter_mut() {
+            for pair in f.tags.chunks_mut(2) {
+                pair[0] = remap[pair[0] as usize];
+            }
+        }
+        (
+            keys,
+            self.values.into_iter().map(TagValue::to_mvt).collect(),
+        )
+    }
+}
+
+/// Encodes one feature's geometry; `None` when nothing non-degenerate is left in the tile.
+fn geometry(
+    transform: &TileTransform,
+    geometry: &Mercator,
+    is_polygon: bool,
+) -> Option<(GeomType, Vec<u32>)> {
     let (lo, hi) = (-BUFFER, f64::from(EXTENT) + BUFFER);
     let mut commands = Commands::default();
     match geometry {
-        GeometryRef::Point(c) => {
-            let p = transform.project(c);
+        Mercator::Point(m) => {
+            let p = transform.from_unit(*m);
             if p[0] < lo || p[0] > hi || p[1] < lo || p[1] > hi {
                 return None;
             }
@@ -87,10 +207,10 @@ fn geometry(transform: &TileTransform, geometry: GeometryRef<'_>) -> Option<(Geo
             commands.point_to([p[0].round() as i32, p[1].round() as i32]);
             Some((GeomType::Point, commands.out))
         }
-        GeometryRef::Lines(m) => {
-            for line in &m.0 {
+        Mercator::Paths { paths, .. } if !is_polygon => {
+            for line in paths {
                 let projected: Vec<[f64; 2]> =
-                    line.0.iter().map(|c| transform.project(*c)).collect();
+                    line.iter().map(|m| transform.from_unit(*m)).collect();
                 for part in clip_line(&projected, lo, hi) {
                     let q = quantize(&simplify(&part, SIMPLIFY_TOLERANCE));
                     if q.len() >= 2 {
@@ -100,13 +220,18 @@ fn geometry(transform: &TileTransform, geometry: GeometryRef<'_>) -> Option<(Geo
             }
             (!commands.out.is_empty()).then_some((GeomType::Linestring, commands.out))
         }
-        GeometryRef::Polygons(m) => {
-            for polygon in &m.0 {
-                let mut rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
-                let mut exterior = true;
-                for ring in rings.by_ref() {
+        Mercator::Paths {
+            paths,
+            polygon_starts,
+        } => {
+            for (k, &start) in polygon_starts.iter().enumerate() {
+                let end = polygon_starts
+                    .get(k + 1)
+                    .map_or(paths.len(), |&e| e as usize);
+                for (r, ring) in paths[start as usize..end].iter().enumerate() {
+                    let exterior = r == 0;
                     let projected: Vec<[f64; 2]> =
-                        ring.0.iter().map(|c| transform.project(*c)).collect();
+                        ring.iter().map(|m| transform.from_unit(*m)).collect();
                     let clipped = clip_ring(&projected, lo, hi);
                     let mut q = quantize(&simplify(&close(clipped), SIMPLIFY_TOLERANCE));
                     if q.len() > 1 && q.first() == q.last() {
@@ -124,7 +249,6 @@ fn geometry(transform: &TileTransform, geometry: GeometryRef<'_>) -> Option<(Geo
                         q.reverse();
                     }
                     commands.ring(&q);
-                    exterior = false;
                 }
             }
             (!commands.out.is_empty()).then_some((GeomType::Polygon, commands.out))
@@ -154,18 +278,17 @@ pub fn encode_layer(layer: &Layer, tile: TileId) -> Option<MvtLayer> {
         return None;
     }
     candidates.sort_unstable();
-    let mut tags = TagsBuilder::new();
-    let mut features = Vec::with_capacity(candidates.len().min(CLUSTER_THRESHOLD));
-    let is_points = matches!(
-        layer.geometry(candidates[0] as usize),
-        GeometryRef::Point(_)
-    );
+    let mercator = layer.mercator();
+    let mut tags = Tags::new(layer);
+    let is_points = matches!(mercator[candidates[0] as usize], Mercator::Point(_));
     if is_points && candidates.len() > CLUSTER_THRESHOLD {
-        return cluster(layer, &candidates, &transform, tags, def.id.clone());
+        return cluster(layer, &candidates, &transform, tags);
     }
+    let is_polygon = def.geometry == crate::catalog::GeometryKind::Polygon;
+    let mut features = Vec::with_capacity(candidates.len());
     for &i in &candidates {
         let i = i as usize;
-        let Some((kind, geometry)) = geometry(&transform, layer.geometry(i)) else {
+        let Some((kind, geometry)) = geometry(&transform, &mercator[i], is_polygon) else {
             continue;
         };
         let mut feature = Feature {
@@ -174,52 +297,45 @@ pub fn encode_layer(layer: &Layer, tile: TileId) -> Option<MvtLayer> {
             ..Default::default()
         };
         feature.set_type(kind);
-        let (k, v) = tags.insert_ref("id", TileValue::Str(layer.id(i).to_string()));
-        feature.tags.extend([k, v]);
-        for (f, field) in def.fields.iter().enumerate() {
-            if let Some(value) = tile_value(layer.value(i, f)) {
-                let (k, v) = tags.insert_ref(&field.name, value);
-                feature.tags.extend([k, v]);
-            }
-        }
+        tags.properties(&mut feature, layer, i);
         features.push(feature);
     }
     finish(def.id.clone(), tags, features)
 }
 
-fn finish(name: String, tags: TagsBuilder, features: Vec<Feature>) -> Option<MvtLayer> {
+fn finish(name: String, tags: Tags<'_>, mut features: Vec<Feature>) -> Option<MvtLayer> {
     if features.is_empty() {
         return None;
     }
-    let (keys, values) = tags.into_tags();
+    let (keys, values) = tags.into_tables(&mut features);
     Some(MvtLayer {
         version: 2,
         name,
         features,
         keys,
-        values: values.into_iter().map(Into::into).collect(),
+        values,
         extent: Some(EXTENT),
     })
 }
 
 /// Too many points for one tile: one point per occupied grid cell at the mean position of its
 /// members, with `point_count`; a cell holding a single point keeps that feature whole.
-fn cluster(
-    layer: &Layer,
+fn cluster<'a>(
+    layer: &'a Layer,
     candidates: &[u32],
     transform: &TileTransform,
-    mut tags: TagsBuilder,
-    name: String,
+    mut tags: Tags<'a>,
 ) -> Option<MvtLayer> {
     let (lo, hi) = (-BUFFER, f64::from(EXTENT) + BUFFER);
     let cells_per_side = ((hi - lo) as i32 + CLUSTER_CELL - 1) / CLUSTER_CELL;
+    let mercator = layer.mercator();
     let mut sums: std::collections::BTreeMap<i32, (f64, f64, u32, u32)> =
         std::collections::BTreeMap::new();
     for &i in candidates {
-        let GeometryRef::Point(c) = layer.geometry(i as usize) else {
+        let Mercator::Point(m) = mercator[i as usize] else {
             continue;
         };
-        let p = transform.project(c);
+        let p = transform.from_unit(m);
         if p[0] < lo || p[0] > hi || p[1] < lo || p[1] > hi {
             continue;
         }
@@ -232,6 +348,7 @@ fn cluster(
         entry.1 += p[1];
         entry.2 += 1;
     }
+    let count_key = tags.count_key();
     let mut features = Vec::with_capacity(sums.len());
     for (cell, (sx, sy, count, first)) in sums {
         let mut commands = Commands::default();
@@ -245,24 +362,16 @@ fn cluster(
             ..Default::default()
         };
         feature.set_type(GeomType::Point);
-        let (k, v) = tags.insert_ref(CLUSTER_COUNT, TileValue::Uint(u64::from(count)));
-        feature.tags.extend([k, v]);
+        tags.push(&mut feature, count_key, TagValue::Count(u64::from(count)));
         if count == 1 {
             let i = first as usize;
             feature.id = Some(i as u64 + 1);
-            let (k, v) = tags.insert_ref("id", TileValue::Str(layer.id(i).to_string()));
-            feature.tags.extend([k, v]);
-            for (f, field) in layer.def.fields.iter().enumerate() {
-                if let Some(value) = tile_value(layer.value(i, f)) {
-                    let (k, v) = tags.insert_ref(&field.name, value);
-                    feature.tags.extend([k, v]);
-                }
-            }
+            tags.properties(&mut feature, layer, i);
         } else {
             // Clusters get ids beyond any feature's, stable for the cell.
             feature.id = Some(layer.len() as u64 + 1 + cell as u64);
         }
         features.push(feature);
     }
-    finish(name, tags, features)
+    finish(layer.def.id.clone(), tags, features)
 }

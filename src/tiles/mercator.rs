@@ -76,10 +76,13 @@ impl TileTransform {
 
     #[inline]
     pub fn project(&self, c: Coord<f64>) -> [f64; 2] {
-        let x = (c.x + 180.0) / 360.0;
-        let lat = c.y.clamp(-85.051_128_78, 85.051_128_78).to_radians();
-        let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
-        [x * self.scale - self.x0, y * self.scale - self.y0]
+        self.from_unit(crate::spatial::layer::to_mercator(c))
+    }
+
+    /// From Web Mercator unit coordinates (see [`crate::spatial::layer::Mercator`]).
+    #[inline]
+    pub fn from_unit(&self, m: [f64; 2]) -> [f64; 2] {
+        [m[0] * self.scale - self.x0, m[1] * self.scale - self.y0]
     }
 }
 

@@ -3,7 +3,7 @@
 //! A tile request names one or more layers; each becomes one MVT layer with its properties and
 //! feature ids. Work per tile: an R-tree window query per layer, then projection, clipping,
 //! simplification and encoding of what it returns ([`encode`]). Encoded tiles are kept in a
-//! size-bounded LRU cache (moka), gzip-compressed once, with an ETag.
+//! size-bounded LRU cache (moka), with an ETag, gzip-compressed once when first asked for.
 
 pub mod clip;
 pub mod encode;
@@ -17,17 +17,32 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::Arc;
 
-/// An encoded tile: the protobuf, its gzip form and an ETag. An empty `raw` is an empty tile.
+/// An encoded tile: the protobuf and an ETag; its gzip form is made the first time a client
+/// accepts it (and kept with the tile in the cache). An empty `raw` is an empty tile.
 #[derive(Debug)]
 pub struct Encoded {
     pub raw: Bytes,
-    pub gzip: Bytes,
+    gzip: std::sync::OnceLock<Bytes>,
     pub etag: String,
 }
 
 impl Encoded {
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
+    }
+
+    pub fn gzip(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.raw.len() / 2),
+                    flate2::Compression::fast(),
+                );
+                // Writing into a Vec cannot fail.
+                let _ = encoder.write_all(&self.raw);
+                Bytes::from(encoder.finish().unwrap_or_default())
+            })
+            .clone()
     }
 }
 
@@ -49,20 +64,9 @@ fn finish(raw: Vec<u8>) -> Encoded {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     raw.hash(&mut hasher);
     let etag = format!("\"{:016x}\"", hasher.finish());
-    let gzip = if raw.is_empty() {
-        Vec::new()
-    } else {
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(raw.len() / 2),
-            flate2::Compression::fast(),
-        );
-        // Writing into a Vec cannot fail.
-        let _ = encoder.write_all(&raw);
-        encoder.finish().unwrap_or_default()
-    };
     Encoded {
         raw: Bytes::from(raw),
-        gzip: Bytes::from(gzip),
+        gzip: std::sync::OnceLock::new(),
         etag,
     }
 }
@@ -74,25 +78,33 @@ struct Key {
     tile: TileId,
 }
 
-/// The tile cache, bounded by the bytes it holds.
+/// The tile cache, bounded by the bytes it holds; `None` when caching is off (benchmarks
+/// against other servers with their caches off, or memory-starved deployments).
 #[derive(Clone)]
 pub struct TileCache {
-    cache: moka::sync::Cache<Key, Arc<Encoded>>,
+    cache: Option<moka::sync::Cache<Key, Arc<Encoded>>>,
 }
 
 /// Default cache size.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl TileCache {
+    /// A cache of `max_bytes`; 0 turns caching off.
     pub fn new(max_bytes: u64) -> Self {
+        if max_bytes == 0 {
+            return TileCache { cache: None };
+        }
         TileCache {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|key: &Key, value: &Arc<Encoded>| {
-                    let bytes = value.raw.len() + value.gzip.len() + key.layers.len() + 64;
-                    u32::try_from(bytes).unwrap_or(u32::MAX)
-                })
-                .build(),
+            cache: Some(
+                moka::sync::Cache::builder()
+                    .max_capacity(max_bytes)
+                    .weigher(|key: &Key, value: &Arc<Encoded>| {
+                        // Room for the gzip copy too, which most clients ask for.
+                        let bytes = value.raw.len() * 3 / 2 + key.layers.len() + 64;
+                        u32::try_from(bytes).unwrap_or(u32::MAX)
+                    })
+                    .build(),
+            ),
         }
     }
 
@@ -107,8 +119,10 @@ impl TileCache {
                 .join(","),
             tile,
         };
-        self.cache
-            .get_with(key, || Arc::new(finish(render(layers, tile))))
+        match &self.cache {
+            Some(cache) => cache.get_with(key, || Arc::new(finish(render(layers, tile)))),
+            None => Arc::new(finish(render(layers, tile))),
+        }
     }
 
     /// Renders without the cache (benchmarks, cold timings).
@@ -117,6 +131,6 @@ impl TileCache {
     }
 
     pub fn entries(&self) -> u64 {
-        self.cache.entry_count()
+        self.cache.as_ref().map_or(0, |c| c.entry_count())
     }
 }
