@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub web_dir: Option<PathBuf>,
     /// Tile cache size in MiB.
     pub tile_cache_mb: Option<u64>,
+    /// Case database URL (`sqlite:PATH` or `postgres://…`).
+    pub database: Option<String>,
 }
 
 impl FileConfig {
@@ -48,11 +50,15 @@ pub struct Config {
     /// The web map page and its npm packages.
     pub web_dir: PathBuf,
     pub tile_cache_mb: u64,
+    /// Where cases, events and API keys live.
+    pub database: String,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "data/demo";
 pub const DEFAULT_LAYERS_DIR: &str = "layers";
 pub const DEFAULT_TABLES_DIR: &str = "data";
+/// The embedded case database, inside the data dir.
+pub const DEFAULT_DATABASE_FILE: &str = "gridlink.sqlite";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 impl Config {
@@ -64,14 +70,18 @@ impl Config {
         tables_dir: Option<PathBuf>,
         listen: Option<SocketAddr>,
     ) -> Config {
+        let data_dir: PathBuf = data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         Config {
+            database: file.database.unwrap_or_else(|| {
+                format!("sqlite:{}", data_dir.join(DEFAULT_DATABASE_FILE).display())
+            }),
             expose_staff_layers: file.expose_staff_layers.unwrap_or(false),
             styles_dir: file.styles_dir.unwrap_or_else(|| "styles".into()),
             web_dir: file.web_dir.unwrap_or_else(|| "web".into()),
             tile_cache_mb: file.tile_cache_mb.unwrap_or(256),
-            data_dir: data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            data_dir,
             layers_dir: layers_dir
                 .or(file.layers_dir)
                 .unwrap_or_else(|| DEFAULT_LAYERS_DIR.into()),
@@ -102,6 +112,7 @@ mod tests {
             styles_dir: None,
             web_dir: None,
             tile_cache_mb: None,
+            database: None,
         };
         let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));

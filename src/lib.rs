@@ -4,6 +4,7 @@
 //! and classes exist, [`sources`] read layer files, [`spatial`] holds the loaded layers in
 //! R-trees, [`http`] serves them, and [`demo`] generates the Fengxian demo dataset.
 
+pub mod cases;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -4,6 +4,7 @@ pub mod check;
 pub mod gen_data;
 pub mod glyphs;
 pub mod import;
+pub mod keys;
 pub mod serve;
 
 use crate::config::{Config, FileConfig};
@@ -35,6 +36,10 @@ pub struct Cli {
     /// Directory with the code tables and the demo recipe [default: data].
     #[arg(long, global = true, env = "GRIDLINK_TABLES_DIR")]
     pub tables_dir: Option<PathBuf>,
+    /// Case database: `sqlite:PATH` (embedded, the default: DATA_DIR/gridlink.sqlite) or
+    /// `postgres://user@host/db` (PostgreSQL with PostGIS).
+    #[arg(long, global = true, env = "GRIDLINK_DATABASE")]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +54,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Copy every layer into PostGIS tables (with GiST indexes).
     Import(import::Args),
+    /// API keys: create (prints the key once), list, revoke.
+    Keys(keys::Args),
     /// Render MapLibre glyph PBFs (digits, Latin, punctuation) from a TrueType font.
     Glyphs(glyphs::Args),
 }
@@ -59,13 +66,17 @@ impl Cli {
         let explicit = std::env::var_os("GRIDLINK_CONFIG").is_some()
             || std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
         let file = FileConfig::read(&self.config, explicit)?;
-        Ok(Config::resolve(
+        let mut config = Config::resolve(
             file,
             self.data_dir.clone(),
             self.layers_dir.clone(),
             self.tables_dir.clone(),
             listen,
-        ))
+        );
+        if let Some(url) = &self.database {
+            config.database = url.clone();
+        }
+        Ok(config)
     }
 }
 
@@ -76,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve::run(&cli.config(args.listen)?, args),
         Command::Import(args) => import::run(&cli.config(None)?, args),
         Command::Glyphs(args) => glyphs::run(args),
+        Command::Keys(args) => keys::run(&cli.config(None)?, args),
     }
 }

@@ -1,5 +1,6 @@
 //! `gridlink serve`: load the layers and serve the HTTP API.
 
+use crate::cases::{CaseDb, CaseService, Clock};
 use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
 use crate::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
@@ -89,7 +90,15 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Config, state: AppState) -> anyhow::Result<()> {
+/// How often the overdue sweep flags cases past their deadline.
+const OVERDUE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
+    let db = CaseDb::connect(&config.database).await?;
+    tracing::info!(backend = db.backend(), "case database ready");
+    let cases = CaseService::start(db, Clock::system()).await?;
+    sweep_overdue(cases.clone());
+    state.cases = Some(cases);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     reload_on_hangup(config.clone(), state.store.clone());
@@ -98,6 +107,22 @@ async fn serve(config: Config, state: AppState) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+fn sweep_overdue(cases: CaseService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(OVERDUE_SWEEP);
+        loop {
+            tick.tick().await;
+            match cases.sweep_overdue().await {
+                Ok(flagged) if !flagged.is_empty() => {
+                    tracing::info!(cases = flagged.len(), "flagged overdue cases");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("overdue sweep failed: {e}"),
+            }
+        }
+    });
 }
 
 /// SIGHUP reloads every layer into a new store and swaps it in; requests in flight keep the

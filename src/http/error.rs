@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// The request parameter or body field at fault, when there is one.
     pub field: Option<String>,
+    /// Extra members of the error object, e.g. `allowed` actions for an illegal transition.
+    pub details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl ApiError {
@@ -23,11 +25,19 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: None,
         }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_detail(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.details
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
         self
     }
 
@@ -49,13 +59,15 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let body = json!({
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "field": self.field,
-            }
+        let mut error = json!({
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
         });
+        if let (Some(details), Some(object)) = (self.details, error.as_object_mut()) {
+            object.extend(*details);
+        }
+        let body = json!({ "error": error });
         (self.status, Json(body)).into_response()
     }
 }
@@ -78,6 +90,75 @@ impl From<crate::services::ServiceError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_layer", message).with_field("layer")
             }
             E::InvalidFilter { field, .. } => ApiError::invalid(&field, message),
+        }
+    }
+}
+
+impl From<crate::cases::CaseError> for ApiError {
+    fn from(e: crate::cases::CaseError) -> Self {
+        use crate::cases::CaseError as E;
+        use crate::cases::workflow::Refusal;
+        let message = e.to_string();
+        match e {
+            E::NotFound(_) => ApiError::not_found("case_not_found", message),
+            E::Invalid { field, message } => ApiError::invalid(&field, message),
+            E::Refused(Refusal::NeedsKey) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this action needs an API key (Authorization: Bearer …)",
+            ),
+            E::Refused(Refusal::Role { allowed }) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("only {} may take this action", allowed.join(", ")),
+            )
+            .with_detail("allowed_roles", json!(allowed)),
+            E::Refused(Refusal::NotYourCase { unit }) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_your_case",
+                format!(
+                    "this case is assigned to {}, not to your unit",
+                    unit.as_deref().unwrap_or("no unit")
+                ),
+            ),
+            E::Refused(Refusal::Status { status, allowed }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "illegal_transition",
+                format!(
+                    "not allowed while the case is {}; allowed: {}",
+                    status.as_str(),
+                    if allowed.is_empty() {
+                        "nothing (the case is finished)".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            )
+            .with_field("action")
+            .with_detail("status", json!(status.as_str()))
+            .with_detail("allowed", json!(allowed)),
+            E::Conflict { status, .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{message}; reload it and try again"),
+            )
+            .with_detail("status", json!(status.as_str())),
+            E::Locate(inner) => {
+                let mut api = ApiError::from(inner);
+                if api.code == "outside_district" {
+                    api.status = StatusCode::UNPROCESSABLE_ENTITY;
+                    api.field = Some("lon".into());
+                }
+                api
+            }
+            E::Storage(_) | E::IntakeClosed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            E::Database(_) | E::Migrate(_) | E::BadUrl(_) | E::Corrupt(_) => {
+                ApiError::internal(message)
+            }
         }
     }
 }

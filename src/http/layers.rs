@@ -29,9 +29,12 @@ pub struct LayersResponse {
     pub layers: Vec<LayerInfo>,
 }
 
-pub async fn list(State(state): State<AppState>) -> Json<LayersResponse> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: super::auth::Caller,
+) -> Json<LayersResponse> {
     let store = state.store.snapshot();
-    let viewer = super::locate::viewer(&state);
+    let viewer = caller.viewer;
     let layers = store
         .layers()
         .iter()

@@ -4,9 +4,9 @@ use super::params::Params;
 use super::render::{FeatureRef, round_m};
 use super::{ApiError, AppState};
 use crate::catalog::{CodeTables, Role};
+use crate::services::ServiceError;
 use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
 use crate::services::routing::{Basis, route};
-use crate::services::{ServiceError, Viewer};
 use crate::spatial::LayerStore;
 use crate::spatial::crs::Crs;
 use axum::Json;
@@ -159,9 +159,4 @@ pub async fn locate_one(
     let store = state.store.snapshot();
     let answer = answer(&store, &state.tables, p, (lon, lat, crs), class, tolerance)?;
     Ok(Json(answer).into_response())
-}
-
-/// Who the request is from (until API keys exist: the server's configured default).
-pub fn viewer(state: &AppState) -> Viewer {
-    state.default_viewer
 }

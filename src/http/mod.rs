@@ -1,6 +1,9 @@
 //! The HTTP API. One router module per API area, composed here; handlers stay thin.
 
+mod appraisal;
+pub mod auth;
 mod batch;
+pub mod cases;
 pub mod error;
 mod health;
 mod layers;
@@ -11,10 +14,12 @@ mod openapi;
 pub mod params;
 pub mod render;
 mod search;
+mod stream;
 mod styles;
-mod tiles;
+pub mod tiles;
 
 pub use error::ApiError;
+pub use tiles::CASES_LAYER;
 
 use crate::catalog::CodeTables;
 use crate::services::Viewer;
@@ -43,6 +48,8 @@ pub struct AppState {
     pub styles_dir: std::path::PathBuf,
     /// The web map (`web/`), with MapLibre GL JS under `web/node_modules`.
     pub web_dir: std::path::PathBuf,
+    /// Cases, keys and the live stream; `None` runs the map and spatial API alone.
+    pub cases: Option<crate::cases::CaseService>,
 }
 
 impl AppState {
@@ -55,6 +62,7 @@ impl AppState {
             tiles: crate::tiles::TileCache::new(crate::tiles::DEFAULT_CACHE_BYTES),
             styles_dir: "styles".into(),
             web_dir: "web".into(),
+            cases: None,
         }
     }
 }
@@ -78,6 +86,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/nearest/{layer}", get(nearest::nearest))
         .route("/api/around", get(nearest::around))
         .route("/api/search", get(search::search))
+        .route("/api/classes", get(cases::classes))
+        .route("/api/cases", get(cases::list).post(cases::create))
+        .route("/api/cases/{id}", get(cases::get))
+        .route("/api/cases/{id}/actions", post(cases::act))
+        .route("/api/stream", get(stream::stream))
+        .route("/api/appraisal", get(appraisal::appraisal))
         .route("/styles/{file}", get(styles::style))
         .route("/fonts/{stacks}/{file}", get(styles::glyphs))
         .nest_service("/vendor/maplibre-gl", maplibre)

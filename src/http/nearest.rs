@@ -1,6 +1,5 @@
 //! `GET /api/nearest/{layer}` and `GET /api/around`.
 
-use super::locate::viewer;
 use super::params::Params;
 use super::render::{FeatureRef, round_m};
 use super::{ApiError, AppState};
@@ -47,12 +46,13 @@ fn feature_json(layer: &Layer, i: usize, metres: f64) -> Value {
 
 pub async fn nearest(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     Path(layer_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
     let store = state.store.snapshot();
-    let layer = visible_layer(&store, &layer_id, viewer(&state))?;
+    let layer = visible_layer(&store, &layer_id, caller.viewer)?;
     let (p, crs) = params.point()?;
     let k = params.usize_in("k", 5, 1, MAX_K)?;
     let max_distance_m = params.f64("max_distance")?;
@@ -113,13 +113,14 @@ pub async fn nearest(
 
 pub async fn around(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
     let (p, crs) = params.point()?;
     let radius = params.f64_in("radius", 1000.0, MAX_RADIUS_M)?;
     let store = state.store.snapshot();
-    let report = around_report(&store, p, radius, viewer(&state))?;
+    let report = around_report(&store, p, radius, caller.viewer)?;
     let location = report.location.as_ref().map(|at| {
         let part = |role: Role, index: Option<u32>| {
             store.by_role(role).zip(index).map(|(layer, i)| {

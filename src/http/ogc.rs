@@ -1,7 +1,6 @@
 //! OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) under `/ogc`, so that QGIS, GDAL/OGR
 //! and OWSLib read the layers directly. Every layer the viewer may see is a collection.
 
-use super::locate::viewer;
 use super::nearest::visible_layer;
 use super::params::Params;
 use super::{ApiError, AppState};
@@ -91,10 +90,14 @@ fn collection_json(layer: &Layer, base: &str) -> Value {
     })
 }
 
-async fn collections(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn collections(
+    State(state): State<AppState>,
+    caller: super::auth::Caller,
+    headers: HeaderMap,
+) -> Response {
     let base = base(&headers);
     let store = state.store.snapshot();
-    let viewer = viewer(&state);
+    let viewer = caller.viewer;
     let collections: Vec<Value> = store
         .layers()
         .iter()
@@ -112,11 +115,12 @@ async fn collections(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 async fn collection(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = state.store.snapshot();
-    let layer = visible_layer(&store, &id, viewer(&state))?;
+    let layer = visible_layer(&store, &id, caller.viewer)?;
     Ok(json_response(
         "application/json",
         collection_json(layer, &base(&headers)),
@@ -200,13 +204,14 @@ const ITEM_PARAMS: [&str; 7] = [
 
 async fn items(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
     let store = state.store.snapshot();
-    let layer = visible_layer(&store, &id, viewer(&state))?;
+    let layer = visible_layer(&store, &id, caller.viewer)?;
     let limit = params.usize_in("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
     let offset = params.usize_in("offset", 0, 0, usize::MAX)?;
     if let Some(crs) = params.get("bbox-crs") {
@@ -306,11 +311,12 @@ async fn items(
 
 async fn item(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     headers: HeaderMap,
     Path((id, item)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let store = state.store.snapshot();
-    let layer = visible_layer(&store, &id, viewer(&state))?;
+    let layer = visible_layer(&store, &id, caller.viewer)?;
     let i = layer.find(&item).ok_or_else(|| {
         ApiError::not_found("unknown_feature", format!("{id} has no feature {item:?}"))
             .with_field("item")
@@ -324,9 +330,13 @@ async fn item(
     Ok(json_response(GEOJSON, feature))
 }
 
-async fn openapi(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn openapi(
+    State(state): State<AppState>,
+    caller: super::auth::Caller,
+    headers: HeaderMap,
+) -> Response {
     let store = state.store.snapshot();
-    let viewer = viewer(&state);
+    let viewer = caller.viewer;
     let ids: Vec<&str> = store
         .layers()
         .iter()

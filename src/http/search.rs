@@ -1,6 +1,5 @@
 //! `GET /api/search?q=&limit=`: places by code or name, with where to show them.
 
-use super::locate::viewer;
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::services::search::{MAX_RESULTS, search as find};
@@ -12,6 +11,7 @@ use serde_json::{Value, json};
 
 pub async fn search(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
@@ -27,7 +27,7 @@ pub async fn search(
     }
     let limit = params.usize_in("limit", 10, 1, MAX_RESULTS)?;
     let store = state.store.snapshot();
-    let results: Vec<Value> = find(&store, &q, limit, viewer(&state))
+    let results: Vec<Value> = find(&store, &q, limit, caller.viewer)
         .into_iter()
         .map(|(layer, i)| {
             let geometry = layer.geometry(i);

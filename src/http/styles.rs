@@ -1,7 +1,6 @@
 //! `/styles/{name}.json` (MapLibre styles from `styles/`, made to point at this server) and
 //! `/fonts/{fontstack}/{range}.pbf` (glyph ranges from `styles/fonts/`).
 
-use super::locate::viewer;
 use super::{ApiError, AppState, origin};
 use crate::cli::glyphs::empty_range;
 use axum::extract::{Path, State};
@@ -21,6 +20,7 @@ fn safe_name(name: &str) -> bool {
 /// lists exactly the layers the viewer may see, and style layers drawing others are dropped.
 pub async fn style(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     headers: HeaderMap,
     Path(file): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -35,7 +35,7 @@ pub async fn style(
     let mut style: Value = serde_json::from_str(&text)
         .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
     let store = state.store.snapshot();
-    let viewer = viewer(&state);
+    let viewer = caller.viewer;
     let visible: Vec<&str> = store
         .layers()
         .iter()

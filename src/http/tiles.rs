@@ -1,6 +1,5 @@
 //! `/tiles/…`: vector tiles, TileJSON 3.0 per layer set, and the tile catalogue.
 
-use super::locate::viewer;
 use super::{ApiError, AppState, origin};
 use crate::services::ServiceError;
 use crate::spatial::{Layer, LayerStore};
@@ -15,14 +14,37 @@ const MVT: &str = "application/vnd.mapbox-vector-tile";
 /// Tiles of the demo data change only on reload; a short max-age plus ETag revalidation keeps
 /// clients current without refetching unchanged tiles.
 const CACHE_CONTROL: &str = "public, max-age=300, must-revalidate";
+/// Staff layers and cases must not sit in shared caches; cases change by the minute.
+const PRIVATE_CACHE_CONTROL: &str = "private, no-cache";
+/// The live case layer, served alone (`/tiles/cases/{z}/{x}/{y}.mvt`) for key holders.
+pub const CASES_LAYER: &str = "cases";
+
+/// The case layer's tile: made from the in-memory case positions on every request (no cache:
+/// cases move through the workflow all day), with an ETag of its bytes.
+fn cases_tile(
+    state: &AppState,
+    caller: &super::auth::Caller,
+    tile: TileId,
+) -> Result<std::sync::Arc<crate::tiles::Encoded>, ApiError> {
+    caller.require_staff()?;
+    let cases = state
+        .cases
+        .as_ref()
+        .ok_or_else(|| ApiError::from(ServiceError::UnknownLayer(CASES_LAYER.to_string())))?;
+    let rect = tile.bounds(crate::tiles::encode::BUFFER / f64::from(crate::tiles::encode::EXTENT));
+    let dots = cases.dots_in([rect.min().x, rect.min().y, rect.max().x, rect.max().y]);
+    let now = cases.clock.now();
+    Ok(std::sync::Arc::new(crate::tiles::cases::encode(
+        tile, &dots, now,
+    )))
+}
 
 /// The named layers (comma-separated), each visible to the viewer, without repeats.
 fn layers<'s>(
     store: &'s LayerStore,
     spec: &str,
-    state: &AppState,
+    viewer: crate::services::Viewer,
 ) -> Result<Vec<&'s Layer>, ApiError> {
-    let viewer = viewer(state);
     let mut out: Vec<&Layer> = Vec::new();
     for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let layer = store
@@ -53,6 +75,7 @@ fn number(raw: &str, field: &str) -> Result<u64, ApiError> {
 
 pub async fn tile(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     headers: HeaderMap,
     Path((spec, z, x, file)): Path<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
@@ -67,23 +90,33 @@ pub async fn tile(
         number(y, "y")?,
     )
     .map_err(|e| ApiError::invalid("z", e))?;
-    let store = state.store.snapshot();
-    let chosen: Vec<String> = layers(&store, &spec, &state)?
-        .iter()
-        .map(|l| l.def.id.clone())
-        .collect();
-    let cache = state.tiles.clone();
-    let encoded = tokio::task::spawn_blocking(move || {
-        let layers: Vec<&Layer> = chosen.iter().filter_map(|id| store.layer(id)).collect();
-        cache.get(&store, &layers, tile)
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("tile task failed: {e}")))?;
+    let (encoded, private) = if spec == CASES_LAYER {
+        (cases_tile(&state, &caller, tile)?, true)
+    } else {
+        let store = state.store.snapshot();
+        let chosen = layers(&store, &spec, caller.viewer)?;
+        let private = chosen
+            .iter()
+            .any(|l| l.def.access != crate::catalog::Access::Public);
+        let chosen: Vec<String> = chosen.iter().map(|l| l.def.id.clone()).collect();
+        let cache = state.tiles.clone();
+        let encoded = tokio::task::spawn_blocking(move || {
+            let layers: Vec<&Layer> = chosen.iter().filter_map(|id| store.layer(id)).collect();
+            cache.get(&store, &layers, tile)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("tile task failed: {e}")))?;
+        (encoded, private)
+    };
 
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(if private {
+            PRIVATE_CACHE_CONTROL
+        } else {
+            CACHE_CONTROL
+        }),
     );
     if let Ok(etag) = HeaderValue::from_str(&encoded.etag) {
         response_headers.insert(header::ETAG, etag);
@@ -187,13 +220,14 @@ fn json_response(value: Value) -> Response {
 /// `/tiles/{layers}.json` (TileJSON) and `/tiles/catalog.json`.
 pub async fn document(
     State(state): State<AppState>,
+    caller: super::auth::Caller,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = state.store.snapshot();
     let origin = origin(&headers);
     if name == "catalog.json" {
-        let viewer = viewer(&state);
+        let viewer = caller.viewer;
         let entries: Vec<Value> = store
             .layers()
             .iter()
@@ -217,6 +251,6 @@ pub async fn document(
     let spec = name.strip_suffix(".json").ok_or_else(|| {
         ApiError::not_found("not_found", format!("no such tile document: {name}"))
     })?;
-    let chosen = layers(&store, spec, &state)?;
+    let chosen = layers(&store, spec, caller.viewer)?;
     Ok(json_response(tilejson(&chosen, &origin)))
 }

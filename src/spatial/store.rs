@@ -5,7 +5,7 @@
 
 use super::grid::Grid;
 use super::layer::{Layer, LayerBuilder};
-use crate::catalog::{Catalog, Role};
+use crate::catalog::{Catalog, LayerDef, Role};
 use crate::sources::{self, SourceError};
 use arc_swap::ArcSwap;
 use rayon::prelude::*;
@@ -40,13 +40,7 @@ impl LayerStore {
         let results: Vec<Result<Layer, SourceError>> = catalog
             .layers
             .par_iter()
-            .map(|def| {
-                let t = Instant::now();
-                let source = sources::open(def, data_dir)?;
-                let mut builder = LayerBuilder::new(def.clone(), source.file().to_path_buf());
-                source.read(def, &mut |batch| builder.push_batch(batch))?;
-                Ok(builder.finish(t.elapsed()))
-            })
+            .map(|def| Self::load_one(def, data_dir))
             .collect();
         let mut layers = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
@@ -67,6 +61,15 @@ impl LayerStore {
             catalog,
             load_time: started.elapsed(),
         })
+    }
+
+    /// Loads one layer on its own (the CLI checks a unit code without loading the district).
+    pub fn load_one(def: &Arc<LayerDef>, data_dir: &Path) -> Result<Layer, SourceError> {
+        let t = Instant::now();
+        let source = sources::open(def, data_dir)?;
+        let mut builder = LayerBuilder::new(def.clone(), source.file().to_path_buf());
+        source.read(def, &mut |batch| builder.push_batch(batch))?;
+        Ok(builder.finish(t.elapsed()))
     }
 
     pub fn layers(&self) -> &[Layer] {

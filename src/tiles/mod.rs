@@ -5,6 +5,7 @@
 //! simplification and encoding of what it returns ([`encode`]). Encoded tiles are kept in a
 //! size-bounded LRU cache (moka), with an ETag, gzip-compressed once when first asked for.
 
+pub mod cases;
 pub mod clip;
 pub mod encode;
 pub mod mercator;
@@ -60,7 +61,7 @@ pub fn render(layers: &[&Layer], tile: TileId) -> Vec<u8> {
     tile.encode_to_vec()
 }
 
-fn finish(raw: Vec<u8>) -> Encoded {
+pub(crate) fn finish(raw: Vec<u8>) -> Encoded {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     raw.hash(&mut hasher);
     let etag = format!("\"{:016x}\"", hasher.finish());

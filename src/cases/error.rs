@@ -1,0 +1,42 @@
+//! Failures of the case store and workflow; `http::error` maps them to status codes.
+
+use super::model::Status;
+use super::workflow::Refusal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://…")]
+    BadUrl(String),
+    #[error("no case {0}")]
+    NotFound(i64),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("action refused: {0:?}")]
+    Refused(Refusal),
+    /// Somebody else changed the case between our read and our write.
+    #[error("case {id} changed meanwhile (now {status:?})")]
+    Conflict { id: i64, status: Status },
+    #[error("storing the case failed: {0}")]
+    Storage(String),
+    #[error("the case intake has stopped")]
+    IntakeClosed,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Locate(#[from] crate::services::ServiceError),
+}
+
+impl CaseError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> CaseError {
+        CaseError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = CaseError> = std::result::Result<T, E>;

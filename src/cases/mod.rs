@@ -1,0 +1,18 @@
+//! Cases: reported problems moving through the workflow (report → file → dispatch → handle →
+//! verify → close), stored in SQLite or PostgreSQL, with API keys and appraisal.
+
+pub mod appraisal;
+pub mod clock;
+pub mod error;
+pub mod intake;
+pub mod keys;
+pub mod model;
+pub mod service;
+pub mod store;
+pub mod workflow;
+
+pub use clock::Clock;
+pub use error::CaseError;
+pub use model::{Action, Actor, Case, Event, Role, Status};
+pub use service::{ActionRequest, CaseService, Report};
+pub use store::{CaseDb, CaseFilter};

@@ -1,0 +1,695 @@
+//! The case service: what the API does with cases, independent of HTTP. Reports are located,
+//! checked for duplicates and group-committed; actions go through the workflow table, compute
+//! the case's next state (routing, deadlines) and are written with optimistic locking, so of
+//! two actors racing the same transition exactly one wins. Every change is broadcast (SSE).
+
+use super::clock::Clock;
+use super::error::{CaseError, Result};
+use super::intake::Intake;
+use super::model::{Action, Actor, Case, NewCase, Role, Status};
+use super::store::{CaseDb, NewEvent};
+use super::workflow;
+use crate::catalog::{CodeTables, Level, Role as LayerRole};
+use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
+use crate::services::routing::{Basis, route};
+use crate::spatial::LayerStore;
+use crate::spatial::distance::metres;
+use geo::Coord;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::broadcast;
+
+/// Open cases of the same class this close are listed as possible duplicates of a new report.
+pub const DUPLICATE_RADIUS_M: f64 = 50.0;
+pub const MAX_DESCRIPTION: usize = 4000;
+pub const MAX_PHOTOS: usize = 10;
+pub const MAX_EXTENSION_H: i64 = 720;
+const HOUR_MS: i64 = 3_600_000;
+
+/// A report as the API receives it.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub class: String,
+    pub urgency: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub description: String,
+    pub photos: Vec<String>,
+    pub address: Option<String>,
+    pub channel: Option<String>,
+    pub reporter: Option<String>,
+}
+
+/// An action as the API receives it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    /// `dispatch`: the unit to send it to, overriding routing.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// `extend`: hours to add to the deadline.
+    #[serde(default)]
+    pub hours: Option<i64>,
+    /// The version the caller saw; a stale one is a conflict (optional).
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// A case change as pushed to `/api/stream`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// `created`, or the action taken.
+    pub kind: String,
+    pub case: Case,
+    pub overdue: bool,
+    pub at: i64,
+}
+
+/// What the map's case layer needs of a case, kept in memory for tiles.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDot {
+    pub id: i64,
+    pub lon: f64,
+    pub lat: f64,
+    pub status: Status,
+    pub class: String,
+    pub urgency: String,
+    pub deadline: Option<i64>,
+    pub handled_at: Option<i64>,
+    pub supervised: bool,
+    pub unit: Option<String>,
+}
+
+impl CaseDot {
+    pub fn of(case: &Case) -> CaseDot {
+        CaseDot {
+            id: case.id,
+            lon: case.lon,
+            lat: case.lat,
+            status: case.status,
+            class: case.class.clone(),
+            urgency: case.urgency.clone(),
+            deadline: case.deadline,
+            handled_at: case.handled_at,
+            supervised: case.supervised,
+            unit: case.unit.clone(),
+        }
+    }
+
+    pub fn is_overdue(&self, now: i64) -> bool {
+        match self.deadline {
+            None => false,
+            Some(d) if self.status.is_on_clock() => now > d,
+            Some(d) => self.handled_at.is_some_and(|h| h > d),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseService {
+    pub db: CaseDb,
+    pub clock: Clock,
+    intake: Intake,
+    changes: broadcast::Sender<Change>,
+    /// Every case's position and status, for the case layer in tiles.
+    dots: Arc<RwLock<BTreeMap<i64, CaseDot>>>,
+    keys: moka::sync::Cache<String, Option<Actor>>,
+}
+
+/// A stored report and the open cases of its class within [`DUPLICATE_RADIUS_M`].
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub case: Case,
+    pub duplicates: Vec<(Case, f64)>,
+}
+
+impl CaseService {
+    /// Starts the intake on the current runtime and loads the case layer.
+    pub async fn start(db: CaseDb, clock: Clock) -> Result<CaseService> {
+        let dots = db
+            .all_cases()
+            .await?
+            .iter()
+            .map(|c| (c.id, CaseDot::of(c)))
+            .collect();
+        let (changes, _) = broadcast::channel(1024);
+        Ok(CaseService {
+            intake: Intake::start(db.clone()),
+            db,
+            clock,
+            changes,
+            dots: Arc::new(RwLock::new(dots)),
+            keys: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(30))
+                .build(),
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    pub fn dots(&self) -> Vec<CaseDot> {
+        self.dots
+            .read()
+            .map(|d| d.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Cases in a lon/lat box for the map layer.
+    pub fn dots_in(&self, bbox: [f64; 4]) -> Vec<CaseDot> {
+        self.dots
+            .read()
+            .map(|d| {
+                d.values()
+                    .filter(|c| {
+                        c.lon >= bbox[0] && c.lon <= bbox[2] && c.lat >= bbox[1] && c.lat <= bbox[3]
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn publish(&self, kind: &str, case: &Case) {
+        if let Ok(mut dots) = self.dots.write() {
+            dots.insert(case.id, CaseDot::of(case));
+        }
+        let now = self.clock.now();
+        let _ = self.changes.send(Change {
+            kind: kind.to_string(),
+            overdue: case.is_overdue(now),
+            case: case.clone(),
+            at: now,
+        });
+    }
+
+    /// The actor behind a bearer secret (cached for 30 s; revocation takes that long).
+    pub async fn actor_for_key(&self, secret: &str) -> Result<Option<Actor>> {
+        if let Some(hit) = self.keys.get(secret) {
+            return Ok(hit);
+        }
+        let actor = super::keys::resolve(&self.db, secret).await?;
+        self.keys.insert(secret.to_string(), actor.clone());
+        Ok(actor)
+    }
+
+    /// Validates, locates and stores a report; answers once it is committed.
+    pub async fn report(
+        &self,
+        store: &LayerStore,
+        tables: &CodeTables,
+        report: Report,
+        actor: &Actor,
+    ) -> Result<Reported> {
+        let class = tables.class(&report.class).ok_or_else(|| {
+            CaseError::invalid("class", format!("unknown case class {:?}", report.class))
+        })?;
+        if actor.role == Role::Anonymous && !class.public {
+            return Err(CaseError::invalid(
+                "class",
+                format!(
+                    "class {} ({}) is not open to public reports",
+                    class.code, class.name
+                ),
+            ));
+        }
+        let urgency = report
+            .urgency
+            .clone()
+            .unwrap_or_else(|| "normal".to_string());
+        if !class.limits_h.contains_key(&urgency) {
+            return Err(CaseError::invalid(
+                "urgency",
+                format!(
+                    "urgency must be one of {}",
+                    class
+                        .limits_h
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let description = report.description.trim().to_string();
+        if description.is_empty() {
+            return Err(CaseError::invalid("description", "describe the problem"));
+        }
+        if description.chars().count() > MAX_DESCRIPTION {
+            return Err(CaseError::invalid(
+                "description",
+                format!("at most {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        check_photos(&report.photos)?;
+        let channel = report.channel.clone().unwrap_or_else(|| "web".into());
+        if !CHANNELS.contains(&channel.as_str()) {
+            return Err(CaseError::invalid(
+                "channel",
+                format!("channel must be one of {}", CHANNELS.join(", ")),
+            ));
+        }
+        let p = Coord {
+            x: report.lon,
+            y: report.lat,
+        };
+        let place = Place::of(store, p)?;
+        let now = self.clock.now();
+        let new = NewCase {
+            class: class.code.clone(),
+            urgency,
+            channel,
+            description,
+            photos: report.photos,
+            address: report.address.filter(|a| !a.trim().is_empty()),
+            reporter: report.reporter.filter(|r| !r.trim().is_empty()),
+            lon: p.x,
+            lat: p.y,
+            cell: place.cell.clone(),
+            village: place.village.clone(),
+            town: place.town.clone(),
+            ambiguous: place.ambiguous,
+            unit: None,
+            unit_basis: None,
+            reported_at: now,
+            actor: actor.clone(),
+        };
+        let duplicates = self.duplicates(&new.class, p).await?;
+        let id = self.intake.submit(new.clone()).await?;
+        let case = Case {
+            id,
+            status: Status::Reported,
+            class: new.class,
+            urgency: new.urgency,
+            channel: new.channel,
+            description: new.description,
+            photos: new.photos,
+            address: new.address,
+            reporter: new.reporter,
+            lon: new.lon,
+            lat: new.lat,
+            cell: new.cell,
+            village: new.village,
+            town: new.town,
+            ambiguous: new.ambiguous,
+            unit: None,
+            unit_basis: None,
+            supervised: false,
+            overdue_flag: false,
+            reported_at: now,
+            dispatched_at: None,
+            deadline: None,
+            handled_at: None,
+            closed_at: None,
+            updated_at: now,
+            version: 0,
+        };
+        self.publish("created", &case);
+        Ok(Reported { case, duplicates })
+    }
+
+    async fn duplicates(&self, class: &str, p: Coord<f64>) -> Result<Vec<(Case, f64)>> {
+        let (per_lon, per_lat) = crate::spatial::distance::metres_per_degree(p.y);
+        let (dx, dy) = (
+            DUPLICATE_RADIUS_M / per_lon * 1.01,
+            DUPLICATE_RADIUS_M / per_lat * 1.01,
+        );
+        let near = self
+            .db
+            .open_in_box(class, [p.x - dx, p.y - dy, p.x + dx, p.y + dy])
+            .await?;
+        let mut out: Vec<(Case, f64)> = near
+            .into_iter()
+            .map(|c| {
+                let d = metres(p, Coord { x: c.lon, y: c.lat });
+                (c, d)
+            })
+            .filter(|(_, d)| *d <= DUPLICATE_RADIUS_M)
+            .collect();
+        out.sort_by(|a, b| a.1.total_cmp(&b.1));
+        Ok(out)
+    }
+
+    /// Takes an action on a case for an actor; the case as it is afterwards.
+    pub async fn act(
+        &self,
+        store: &LayerStore,
+        tables: &CodeTables,
+        id: i64,
+        request: ActionRequest,
+        actor: &Actor,
+    ) -> Result<Case> {
+        let action = Action::parse(&request.action).ok_or_else(|| {
+            CaseError::invalid(
+                "action",
+                format!(
+                    "unknown action {:?}; one of {}",
+                    request.action,
+                    Action::REQUESTABLE.map(Action::as_str).join(", ")
+                ),
+            )
+        })?;
+        let case = self.db.get(id).await?;
+        if let Some(v) = request.version
+            && v != case.version
+        {
+            return Err(CaseError::Conflict {
+                id,
+                status: case.status,
+            });
+        }
+        let to = workflow::check(actor, &case, action).map_err(CaseError::Refused)?;
+        let note = request
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        if NEEDS_NOTE.contains(&action) && note.is_none() {
+            return Err(CaseError::invalid(
+                "note",
+                format!("{} needs a note saying why", action.as_str()),
+            ));
+        }
+        if note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_DESCRIPTION)
+        {
+            return Err(CaseError::invalid(
+                "note",
+                format!("at most {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        check_photos(&request.photos)?;
+        let now = self.clock.now();
+        let mut next = case.clone();
+        next.status = to;
+        next.updated_at = now;
+        let mut data = serde_json::Map::new();
+        let limit_ms = |c: &Case| -> Result<i64> {
+            let class = tables
+                .class(&c.class)
+                .ok_or_else(|| CaseError::Corrupt(format!("case class {} vanished", c.class)))?;
+            let hours = class.limits_h.get(&c.urgency).copied().ok_or_else(|| {
+                CaseError::Corrupt(format!("no time limit for urgency {}", c.urgency))
+            })?;
+            Ok(i64::from(hours) * HOUR_MS)
+        };
+        match action {
+            Action::File => {
+                let p = Coord {
+                    x: case.lon,
+                    y: case.lat,
+                };
+                let place = Place::of(store, p)?;
+                next.cell = place.cell.clone();
+                next.village = place.village;
+                next.town = place.town;
+                next.ambiguous = place.ambiguous;
+                let cell = place.cell.unwrap_or_default();
+                let routing = route(store, tables, &case.class, p, &cell, 1)?;
+                if let Some((choice, basis)) = routing.responsible
+                    && let Some(layer) = store.by_role(choice.role)
+                {
+                    next.unit = Some(layer.id(choice.index).to_string());
+                    next.unit_basis = Some(
+                        match basis {
+                            Basis::Jurisdiction => "jurisdiction",
+                            Basis::Nearest => "nearest",
+                        }
+                        .to_string(),
+                    );
+                }
+                data.insert("unit".into(), next.unit.clone().into());
+                data.insert("basis".into(), next.unit_basis.clone().into());
+            }
+            Action::Dispatch => {
+                let unit = match request.unit.as_deref().map(str::trim) {
+                    Some(code) if !code.is_empty() => {
+                        if unit_level(store, code).is_none() {
+                            return Err(CaseError::invalid(
+                                "unit",
+                                format!("no handling unit with code {code:?}"),
+                            ));
+                        }
+                        next.unit_basis = Some("dispatcher".into());
+                        code.to_string()
+                    }
+                    _ => case.unit.clone().ok_or_else(|| {
+                        CaseError::invalid("unit", "routing found no unit for this case; name one")
+                    })?,
+                };
+                next.unit = Some(unit);
+                next.dispatched_at = Some(now);
+                next.deadline = Some(now + limit_ms(&case)?);
+                next.handled_at = None;
+                next.overdue_flag = false;
+                data.insert("unit".into(), next.unit.clone().into());
+                data.insert("deadline".into(), next.deadline.into());
+            }
+            Action::Feedback => {
+                next.handled_at = Some(now);
+                data.insert("deadline".into(), case.deadline.into());
+                data.insert("dispatched_at".into(), case.dispatched_at.into());
+                data.insert(
+                    "on_time".into(),
+                    case.deadline.is_none_or(|d| now <= d).into(),
+                );
+            }
+            Action::VerifyFail => {
+                next.handled_at = None;
+                next.overdue_flag = false;
+                next.deadline = Some(now + limit_ms(&case)?);
+                data.insert("deadline".into(), next.deadline.into());
+            }
+            Action::Return => {
+                data.insert("unit".into(), case.unit.clone().into());
+                next.deadline = None;
+                next.dispatched_at = None;
+                next.overdue_flag = false;
+            }
+            Action::Extend => {
+                let hours = request
+                    .hours
+                    .ok_or_else(|| CaseError::invalid("hours", "extend needs the hours to add"))?;
+                if !(1..=MAX_EXTENSION_H).contains(&hours) {
+                    return Err(CaseError::invalid(
+                        "hours",
+                        format!("hours must be 1–{MAX_EXTENSION_H}"),
+                    ));
+                }
+                let old = case.deadline.unwrap_or(now);
+                next.deadline = Some(old + hours * HOUR_MS);
+                if next.deadline > Some(now) {
+                    next.overdue_flag = false;
+                }
+                data.insert("hours".into(), hours.into());
+                data.insert("old_deadline".into(), old.into());
+                data.insert("deadline".into(), next.deadline.into());
+            }
+            Action::Resume => {
+                next.deadline = Some(now + limit_ms(&case)?);
+                next.overdue_flag = false;
+                data.insert("deadline".into(), next.deadline.into());
+            }
+            Action::Supervise => next.supervised = true,
+            Action::Close => next.closed_at = Some(now),
+            Action::Reject
+            | Action::Start
+            | Action::VerifyOk
+            | Action::Suspend
+            | Action::Report
+            | Action::Overdue => {}
+        }
+        // Which unit the step counts for in the appraisal, whoever took it.
+        data.insert("case_unit".into(), next.unit.clone().into());
+        let event = NewEvent {
+            action: action.as_str().to_string(),
+            from_status: Some(case.status),
+            actor: actor.name.clone(),
+            role: actor.role.as_str().to_string(),
+            unit: actor.unit.clone(),
+            note,
+            photos: request.photos,
+            data: serde_json::Value::Object(data),
+        };
+        let after = self.db.apply(&next, case.version, &event).await?;
+        self.publish(action.as_str(), &after);
+        Ok(after)
+    }
+
+    /// The appraisal of every unit (of one level, or both) over `[from, to)`.
+    pub async fn appraisal(
+        &self,
+        store: &LayerStore,
+        from: i64,
+        to: i64,
+        level: Option<Level>,
+    ) -> Result<Vec<super::appraisal::UnitAppraisal>> {
+        let mut units = Vec::new();
+        for (role, l) in [
+            (LayerRole::DistrictUnit, Level::District),
+            (LayerRole::TownUnit, Level::Town),
+        ] {
+            if level.is_some_and(|want| want != l) {
+                continue;
+            }
+            let Some(layer) = store.by_role(role) else {
+                continue;
+            };
+            for i in 0..layer.len() {
+                let unit_type = match layer.property(i, "unit_type") {
+                    Some(crate::spatial::PropertyValue::Text(t)) => t.to_string(),
+                    _ => String::new(),
+                };
+                units.push(super::appraisal::UnitInfo {
+                    code: layer.id(i).to_string(),
+                    name: layer.label(i).unwrap_or_default().to_string(),
+                    unit_type,
+                    level: l.as_str(),
+                });
+            }
+        }
+        let events = self.db.events_between(from, to).await?;
+        let at = to.min(self.clock.now());
+        let open_overdue: Vec<String> = self
+            .dots()
+            .into_iter()
+            .filter(|d| d.status.is_on_clock() && d.is_overdue(at))
+            .filter_map(|d| d.unit)
+            .collect();
+        Ok(super::appraisal::appraise(&units, &events, &open_overdue))
+    }
+
+    /// Flags cases whose deadline passed while on the clock (one `overdue` event each).
+    pub async fn sweep_overdue(&self) -> Result<Vec<i64>> {
+        let now = self.clock.now();
+        let mut flagged = Vec::new();
+        for case in self.db.newly_overdue(now).await? {
+            let mut next = case.clone();
+            next.overdue_flag = true;
+            next.updated_at = now;
+            let event = NewEvent {
+                action: Action::Overdue.as_str().into(),
+                from_status: Some(case.status),
+                actor: "system".into(),
+                role: "system".into(),
+                unit: case.unit.clone(),
+                note: None,
+                photos: Vec::new(),
+                data: serde_json::json!({"deadline": case.deadline}),
+            };
+            match self.db.apply(&next, case.version, &event).await {
+                Ok(after) => {
+                    flagged.push(after.id);
+                    self.publish("overdue", &after);
+                }
+                Err(CaseError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(flagged)
+    }
+}
+
+/// Report channels (来源渠道).
+pub const CHANNELS: [&str; 6] = [
+    "web",
+    "hotline_12345",
+    "supervisor",
+    "video",
+    "app",
+    "open311",
+];
+
+/// Actions that must say why.
+const NEEDS_NOTE: [Action; 6] = [
+    Action::Reject,
+    Action::Return,
+    Action::Extend,
+    Action::VerifyFail,
+    Action::Suspend,
+    Action::Feedback,
+];
+
+fn check_photos(photos: &[String]) -> Result<()> {
+    if photos.len() > MAX_PHOTOS {
+        return Err(CaseError::invalid(
+            "photos",
+            format!("at most {MAX_PHOTOS} photos"),
+        ));
+    }
+    for (i, url) in photos.iter().enumerate() {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 1000
+            && !url.chars().any(char::is_whitespace);
+        if !ok {
+            return Err(CaseError::invalid(
+                &format!("photos[{i}]"),
+                "a photo is an http(s) URL of at most 1000 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Which level a unit code belongs to, if it is a handling unit at all.
+pub fn unit_level(store: &LayerStore, code: &str) -> Option<Level> {
+    for (role, level) in [
+        (LayerRole::DistrictUnit, Level::District),
+        (LayerRole::TownUnit, Level::Town),
+    ] {
+        if store.by_role(role).and_then(|l| l.find(code)).is_some() {
+            return Some(level);
+        }
+    }
+    None
+}
+
+/// The unit's display name, for Open311's `agency_responsible` and the web page.
+pub fn unit_name(store: &LayerStore, code: &str) -> Option<String> {
+    [LayerRole::DistrictUnit, LayerRole::TownUnit]
+        .into_iter()
+        .find_map(|role| {
+            let layer = store.by_role(role)?;
+            let i = layer.find(code)?;
+            layer.label(i).map(str::to_string)
+        })
+}
+
+/// Where a point is in the grid, as codes.
+struct Place {
+    cell: Option<String>,
+    village: Option<String>,
+    town: Option<String>,
+    ambiguous: bool,
+}
+
+impl Place {
+    fn of(store: &LayerStore, p: Coord<f64>) -> Result<Place> {
+        let grid = store
+            .grid
+            .as_ref()
+            .ok_or(crate::services::ServiceError::NoGrid)?;
+        let at = locate(grid, p, DEFAULT_TOLERANCE_M)
+            .ok_or(crate::services::ServiceError::OutsideDistrict { lon: p.x, lat: p.y })?;
+        let code = |role: LayerRole, i: Option<u32>| {
+            let layer = store.by_role(role)?;
+            i.map(|i| layer.id(i as usize).to_string())
+        };
+        Ok(Place {
+            cell: code(LayerRole::GridCell, Some(at.cell)),
+            village: code(LayerRole::Village, at.village),
+            town: code(LayerRole::Town, at.town),
+            ambiguous: at.is_ambiguous(),
+        })
+    }
+}

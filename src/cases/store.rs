@@ -1,0 +1,643 @@
+//! The case store: SQLite (embedded default, one WAL file) or PostgreSQL/PostGIS, through sqlx,
+//! with the same SQL and the same behaviour. Each public method is one transaction.
+//!
+//! The two back ends are kept as two typed pools rather than sqlx's `Any` driver so PostgreSQL
+//! keeps its own types and PostGIS functions; the `on_pool!` macro runs the same body on either.
+
+use super::error::{CaseError, Result};
+use super::model::{Case, Event, NewCase, Status};
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub enum CaseDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has and `$sql` rewritten to the
+/// back end's placeholders (`?` for SQLite, `$1…` for PostgreSQL).
+macro_rules! on_pool {
+    ($db:expr, $text:expr, |$pool:ident, $sql:ident| $body:expr) => {
+        match $db {
+            CaseDb::Sqlite($pool) => {
+                let $sql: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed($text);
+                $body
+            }
+            CaseDb::Postgres($pool) => {
+                let $sql: std::borrow::Cow<'_, str> = std::borrow::Cow::Owned(numbered($text));
+                $body
+            }
+        }
+    };
+}
+
+/// `?` → `$1, $2, …` (the SQL here never has `?` inside string literals).
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version";
+
+macro_rules! case_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let status: String = row.try_get("status")?;
+        let photos: String = row.try_get("photos")?;
+        Case {
+            id: row.try_get("id")?,
+            status: Status::parse(&status)
+                .ok_or_else(|| CaseError::Corrupt(format!("unknown status {status:?}")))?,
+            class: row.try_get("class")?,
+            urgency: row.try_get("urgency")?,
+            channel: row.try_get("channel")?,
+            description: row.try_get("description")?,
+            photos: serde_json::from_str(&photos).unwrap_or_default(),
+            address: row.try_get("address")?,
+            reporter: row.try_get("reporter")?,
+            lon: row.try_get("lon")?,
+            lat: row.try_get("lat")?,
+            cell: row.try_get("cell")?,
+            village: row.try_get("village")?,
+            town: row.try_get("town")?,
+            ambiguous: row.try_get("ambiguous")?,
+            unit: row.try_get("unit")?,
+            unit_basis: row.try_get("unit_basis")?,
+            supervised: row.try_get("supervised")?,
+            overdue_flag: row.try_get("overdue")?,
+            reported_at: row.try_get("reported_at")?,
+            dispatched_at: row.try_get("dispatched_at")?,
+            deadline: row.try_get("deadline")?,
+            handled_at: row.try_get("handled_at")?,
+            closed_at: row.try_get("closed_at")?,
+            updated_at: row.try_get("updated_at")?,
+            version: row.try_get("version")?,
+        }
+    }};
+}
+
+macro_rules! event_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let photos: String = row.try_get("photos")?;
+        let data: String = row.try_get("data")?;
+        Event {
+            id: row.try_get("id")?,
+            case_id: row.try_get("case_id")?,
+            action: row.try_get("action")?,
+            from_status: row.try_get("from_status")?,
+            to_status: row.try_get("to_status")?,
+            actor: row.try_get("actor")?,
+            role: row.try_get("role")?,
+            unit: row.try_get("unit")?,
+            at: row.try_get("at")?,
+            note: row.try_get("note")?,
+            photos: serde_json::from_str(&photos).unwrap_or_default(),
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        }
+    }};
+}
+
+/// A transition as written: the case after it, and the event recording it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub action: String,
+    pub from_status: Option<Status>,
+    pub actor: String,
+    pub role: String,
+    pub unit: Option<String>,
+    pub note: Option<String>,
+    pub photos: Vec<String>,
+    pub data: serde_json::Value,
+}
+
+/// A filter on the case list; `None` is "any".
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub statuses: Vec<Status>,
+    pub class: Option<String>,
+    pub unit: Option<String>,
+    pub town: Option<String>,
+    pub cell: Option<String>,
+    pub bbox: Option<[f64; 4]>,
+    /// `Some(now)`: only cases overdue at `now`.
+    pub overdue_at: Option<i64>,
+    pub supervised: Option<bool>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub ids: Vec<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A stored API key (only the hash of the secret is kept).
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub id: i64,
+    pub prefix: String,
+    pub role: String,
+    pub unit: Option<String>,
+    pub label: Option<String>,
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+impl CaseDb {
+    /// Opens (creating if needed) and migrates the database at `url`: `sqlite:PATH`, a plain
+    /// path, or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<CaseDb> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            Self::connect_postgres(options).await
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            if path.is_empty() {
+                return Err(CaseError::BadUrl(url.to_string()));
+            }
+            Self::connect_sqlite(std::path::Path::new(path)).await
+        }
+    }
+
+    /// SQLite in WAL mode with `synchronous = FULL`: a commit is on disk when it returns, which
+    /// is what "durable before the 2xx" needs (NORMAL could lose the last commits on power loss).
+    pub async fn connect_sqlite(path: &std::path::Path) -> Result<CaseDb> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CaseError::invalid("database", format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(CaseDb::Sqlite(pool))
+    }
+
+    pub async fn connect_postgres(options: PgConnectOptions) -> Result<CaseDb> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        Ok(CaseDb::Postgres(pool))
+    }
+
+    /// PostgreSQL with every table in `schema` (created if missing): tests and several
+    /// deployments can share one database.
+    pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<CaseDb> {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(CaseError::invalid("schema", "letters, digits and _ only"));
+        }
+        let base = PgConnectOptions::from_str(url)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(base.clone())
+            .await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Self::connect_postgres(base.options([("search_path", format!("{schema},public"))])).await
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            CaseDb::Sqlite(_) => "sqlite",
+            CaseDb::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Stores new cases and their `report` events in one transaction (the group commit of the
+    /// intake); returns their ids in order.
+    pub async fn insert_cases(&self, cases: &[NewCase]) -> Result<Vec<i64>> {
+        const INSERT_CASE: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id";
+        const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES (?, 'report', NULL, 'reported', ?, ?, ?, ?, ?, ?)";
+        on_pool!(self, INSERT_CASE, |pool, insert_case| {
+            let insert_event = match self {
+                CaseDb::Sqlite(_) => INSERT_EVENT.to_string(),
+                CaseDb::Postgres(_) => numbered(INSERT_EVENT),
+            };
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(cases.len());
+            for c in cases {
+                let photos = json_list(&c.photos);
+                let id: i64 = sqlx::query(&insert_case)
+                    .bind(Status::Reported.as_str())
+                    .bind(&c.class)
+                    .bind(&c.urgency)
+                    .bind(&c.channel)
+                    .bind(&c.description)
+                    .bind(&photos)
+                    .bind(&c.address)
+                    .bind(&c.reporter)
+                    .bind(c.lon)
+                    .bind(c.lat)
+                    .bind(&c.cell)
+                    .bind(&c.village)
+                    .bind(&c.town)
+                    .bind(c.ambiguous)
+                    .bind(&c.unit)
+                    .bind(&c.unit_basis)
+                    .bind(c.reported_at)
+                    .bind(c.reported_at)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                let data =
+                    serde_json::json!({"channel": c.channel, "cell": c.cell, "unit": c.unit});
+                sqlx::query(&insert_event)
+                    .bind(id)
+                    .bind(&c.actor.name)
+                    .bind(c.actor.role.as_str())
+                    .bind(c.reported_at)
+                    .bind(&c.description)
+                    .bind(&photos)
+                    .bind(data.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+            Ok(ids)
+        })
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Case> {
+        let text = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?");
+        on_pool!(self, &text, |pool, sql| {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            match row {
+                Some(row) => Ok(case_from_row!(&row)),
+                None => Err(CaseError::NotFound(id)),
+            }
+        })
+    }
+
+    pub async fn events(&self, case_id: i64) -> Result<Vec<Event>> {
+        const TEXT: &str = "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE case_id = ? ORDER BY id";
+        on_pool!(self, TEXT, |pool, sql| {
+            let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(event_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every event with `from ≤ at < to` (the appraisal's evidence), in order.
+    pub async fn events_between(&self, from: i64, to: i64) -> Result<Vec<Event>> {
+        const TEXT: &str = "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE at >= ? AND at < ? ORDER BY id";
+        on_pool!(self, TEXT, |pool, sql| {
+            let rows = sqlx::query(&sql)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(event_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Writes a transition: the case's new state if nobody changed it since `expected_version`
+    /// was read (else [`CaseError::Conflict`]), and its event, in one transaction.
+    pub async fn apply(
+        &self,
+        case: &Case,
+        expected_version: i64,
+        event: &NewEvent,
+    ) -> Result<Case> {
+        const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?";
+        const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        on_pool!(self, UPDATE, |pool, update| {
+            let insert_event = match self {
+                CaseDb::Sqlite(_) => INSERT_EVENT.to_string(),
+                CaseDb::Postgres(_) => numbered(INSERT_EVENT),
+            };
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(&update)
+                .bind(case.status.as_str())
+                .bind(&case.unit)
+                .bind(&case.unit_basis)
+                .bind(&case.cell)
+                .bind(&case.village)
+                .bind(&case.town)
+                .bind(case.ambiguous)
+                .bind(case.supervised)
+                .bind(case.overdue_flag)
+                .bind(case.dispatched_at)
+                .bind(case.deadline)
+                .bind(case.handled_at)
+                .bind(case.closed_at)
+                .bind(case.updated_at)
+                .bind(case.id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                let now = self.get(case.id).await?;
+                return Err(CaseError::Conflict {
+                    id: case.id,
+                    status: now.status,
+                });
+            }
+            sqlx::query(&insert_event)
+                .bind(case.id)
+                .bind(&event.action)
+                .bind(event.from_status.map(Status::as_str))
+                .bind(case.status.as_str())
+                .bind(&event.actor)
+                .bind(&event.role)
+                .bind(&event.unit)
+                .bind(case.updated_at)
+                .bind(&event.note)
+                .bind(json_list(&event.photos))
+                .bind(event.data.to_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            let mut after = case.clone();
+            after.version = expected_version + 1;
+            Ok(after)
+        })
+    }
+
+    /// Cases matching the filter, newest first, and how many match in all.
+    pub async fn list(&self, f: &CaseFilter) -> Result<(Vec<Case>, i64)> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut numbers: Vec<Bind> = Vec::new();
+        if !f.statuses.is_empty() {
+            let marks = vec!["?"; f.statuses.len()].join(", ");
+            clauses.push(format!("status IN ({marks})"));
+            for s in &f.statuses {
+                numbers.push(Bind::Text(s.as_str().to_string()));
+            }
+        }
+        for (column, value) in [
+            ("class", &f.class),
+            ("unit", &f.unit),
+            ("town", &f.town),
+            ("cell", &f.cell),
+        ] {
+            if let Some(v) = value {
+                clauses.push(format!("{column} = ?"));
+                numbers.push(Bind::Text(v.clone()));
+            }
+        }
+        if let Some([w, s, e, n]) = f.bbox {
+            clauses.push("lon >= ? AND lon <= ? AND lat >= ? AND lat <= ?".into());
+            numbers.extend([Bind::Real(w), Bind::Real(e), Bind::Real(s), Bind::Real(n)]);
+        }
+        if let Some(now) = f.overdue_at {
+            clauses.push("deadline IS NOT NULL AND ((status IN ('dispatched', 'in_progress', 'reopened') AND deadline < ?) OR (handled_at IS NOT NULL AND handled_at > deadline))".into());
+            numbers.push(Bind::Int(now));
+        }
+        if let Some(s) = f.supervised {
+            clauses.push("supervised = ?".into());
+            numbers.push(Bind::Bool(s));
+        }
+        if let Some(from) = f.from {
+            clauses.push("reported_at >= ?".into());
+            numbers.push(Bind::Int(from));
+        }
+        if let Some(to) = f.to {
+            clauses.push("reported_at < ?".into());
+            numbers.push(Bind::Int(to));
+        }
+        if !f.ids.is_empty() {
+            let marks = vec!["?"; f.ids.len()].join(", ");
+            clauses.push(format!("id IN ({marks})"));
+            numbers.extend(f.ids.iter().map(|&i| Bind::Int(i)));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let count_text = format!("SELECT COUNT(*) FROM cases{filter}");
+        let list_text =
+            format!("SELECT {CASE_COLUMNS} FROM cases{filter} ORDER BY id DESC LIMIT ? OFFSET ?");
+        macro_rules! bind_all {
+            ($q:expr) => {{
+                let mut q = $q;
+                for b in &numbers {
+                    q = match b {
+                        Bind::Text(t) => q.bind(t.clone()),
+                        Bind::Int(i) => q.bind(*i),
+                        Bind::Real(r) => q.bind(*r),
+                        Bind::Bool(v) => q.bind(*v),
+                    };
+                }
+                q
+            }};
+        }
+        on_pool!(self, &count_text, |pool, sql| {
+            let total: i64 = bind_all!(sqlx::query(&sql))
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?;
+            let list_sql = match self {
+                CaseDb::Sqlite(_) => list_text.clone(),
+                CaseDb::Postgres(_) => numbered(&list_text),
+            };
+            let rows = bind_all!(sqlx::query(&list_sql))
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(case_from_row!(row));
+            }
+            Ok((out, total))
+        })
+    }
+
+    /// Open cases of `class` inside a lon/lat box (the duplicate hint narrows it by distance).
+    pub async fn open_in_box(&self, class: &str, bbox: [f64; 4]) -> Result<Vec<Case>> {
+        let text = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE class = ? AND status NOT IN ('closed', 'rejected') AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ? ORDER BY id LIMIT 100"
+        );
+        on_pool!(self, &text, |pool, sql| {
+            let rows = sqlx::query(&sql)
+                .bind(class)
+                .bind(bbox[0])
+                .bind(bbox[2])
+                .bind(bbox[1])
+                .bind(bbox[3])
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(case_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Cases on the clock past their deadline that the sweep has not flagged yet.
+    pub async fn newly_overdue(&self, now: i64) -> Result<Vec<Case>> {
+        let text = format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE overdue = ? AND status IN ('dispatched', 'in_progress', 'reopened') AND deadline < ? ORDER BY id LIMIT 1000"
+        );
+        on_pool!(self, &text, |pool, sql| {
+            let rows = sqlx::query(&sql)
+                .bind(false)
+                .bind(now)
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(case_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every case (for the map's case layer at start-up), oldest first.
+    pub async fn all_cases(&self) -> Result<Vec<Case>> {
+        let text = format!("SELECT {CASE_COLUMNS} FROM cases ORDER BY id");
+        on_pool!(self, &text, |pool, sql| {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(case_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    pub async fn insert_key(
+        &self,
+        hash: &str,
+        prefix: &str,
+        role: &str,
+        unit: Option<&str>,
+        label: Option<&str>,
+        now: i64,
+    ) -> Result<i64> {
+        const TEXT: &str = "INSERT INTO api_keys (hash, prefix, role, unit, label, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id";
+        on_pool!(self, TEXT, |pool, sql| {
+            let id: i64 = sqlx::query(&sql)
+                .bind(hash)
+                .bind(prefix)
+                .bind(role)
+                .bind(unit)
+                .bind(label)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+                .try_get(0)?;
+            Ok(id)
+        })
+    }
+
+    pub async fn find_key(&self, hash: &str) -> Result<Option<StoredKey>> {
+        const TEXT: &str = "SELECT id, prefix, role, unit, label FROM api_keys WHERE hash = ? AND revoked_at IS NULL";
+        on_pool!(self, TEXT, |pool, sql| {
+            let row = sqlx::query(&sql).bind(hash).fetch_optional(pool).await?;
+            match row {
+                None => Ok(None),
+                Some(row) => Ok(Some(StoredKey {
+                    id: row.try_get("id")?,
+                    prefix: row.try_get("prefix")?,
+                    role: row.try_get("role")?,
+                    unit: row.try_get("unit")?,
+                    label: row.try_get("label")?,
+                })),
+            }
+        })
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<StoredKey>> {
+        const TEXT: &str = "SELECT id, prefix, role, unit, label FROM api_keys WHERE revoked_at IS NULL ORDER BY id";
+        on_pool!(self, TEXT, |pool, sql| {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            let mut out = Vec::new();
+            for row in &rows {
+                out.push(StoredKey {
+                    id: row.try_get("id")?,
+                    prefix: row.try_get("prefix")?,
+                    role: row.try_get("role")?,
+                    unit: row.try_get("unit")?,
+                    label: row.try_get("label")?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    pub async fn revoke_key(&self, id: i64, now: i64) -> Result<bool> {
+        const TEXT: &str = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL";
+        on_pool!(self, TEXT, |pool, sql| {
+            let done = sqlx::query(&sql).bind(now).bind(id).execute(pool).await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            CaseDb::Sqlite(p) => p.close().await,
+            CaseDb::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(
+            numbered("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! `gridlink keys`: issue, list and revoke API keys. A new key is printed once; only its
+//! SHA-256 is stored.
+
+use crate::cases::{CaseDb, Clock, Role, keys};
+use crate::config::Config;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (once).
+    Create {
+        /// dispatcher, unit, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The handling unit a `unit` key acts for (its code in the units layers).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Who holds it, shown in case histories.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List live keys (prefix, role, unit, label; never the secret).
+    List,
+    /// Revoke a key by its id.
+    Revoke { id: i64 },
+}
+
+pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let db = CaseDb::connect(&config.database).await?;
+        let code = match &args.command {
+            KeysCommand::Create { role, unit, label } => {
+                let role = Role::parse(role)
+                    .filter(|r| *r != Role::Anonymous)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--role must be dispatcher, unit, supervisor or admin, got {role:?}"
+                        )
+                    })?;
+                if let Some(code) = unit {
+                    check_unit(config, code)?;
+                }
+                let key = keys::create(
+                    &db,
+                    role,
+                    unit.as_deref(),
+                    label.as_deref(),
+                    Clock::system().now(),
+                )
+                .await?;
+                eprintln!(
+                    "created key {} ({}{}); store it now, it is not shown again:",
+                    key.id,
+                    role.as_str(),
+                    unit.as_deref()
+                        .map(|u| format!(" of {u}"))
+                        .unwrap_or_default()
+                );
+                println!("{}", key.secret);
+                ExitCode::SUCCESS
+            }
+            KeysCommand::List => {
+                for key in db.list_keys().await? {
+                    println!(
+                        "{}\t{}…\t{}\t{}\t{}",
+                        key.id,
+                        key.prefix,
+                        key.role,
+                        key.unit.unwrap_or_default(),
+                        key.label.unwrap_or_default()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            KeysCommand::Revoke { id } => {
+                if db.revoke_key(*id, Clock::system().now()).await? {
+                    eprintln!("revoked key {id} (servers forget it within 30 s)");
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("no live key {id}");
+                    ExitCode::from(1)
+                }
+            }
+        };
+        db.close().await;
+        Ok(code)
+    })
+}
+
+/// A unit key for a unit that does not exist would never see a case: refuse it.
+fn check_unit(config: &Config, code: &str) -> anyhow::Result<()> {
+    let catalog = crate::catalog::Catalog::load(&config.layers_dir, &config.tables_dir)?;
+    for role in [
+        crate::catalog::Role::DistrictUnit,
+        crate::catalog::Role::TownUnit,
+    ] {
+        let Some(def) = catalog.with_role(role) else {
+            continue;
+        };
+        let layer = crate::spatial::LayerStore::load_one(def, &config.data_dir)?;
+        if layer.find(code).is_some() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("no handling unit with code {code:?} in the units layers")
+}

@@ -1,0 +1,83 @@
+//! `GET /api/appraisal?from=&to=&level=[&format=csv]`: the units' appraisal (考核) for a period.
+
+use super::auth::Caller;
+use super::cases::service;
+use super::params::Params;
+use super::{ApiError, AppState};
+use crate::cases::clock::{parse_time, rfc3339};
+use crate::catalog::Level;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+const DAY_MS: i64 = 86_400_000;
+
+pub async fn appraisal(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let cases = service(&state)?;
+    let params = Params::parse(query.as_deref());
+    let now = cases.clock.now();
+    let time = |name: &str, default: i64| -> Result<i64, ApiError> {
+        match params.get(name).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(raw) => parse_time(raw).ok_or_else(|| {
+                ApiError::invalid(
+                    name,
+                    format!("{name} must be RFC 3339 or YYYY-MM-DD, got {raw:?}"),
+                )
+            }),
+        }
+    };
+    let to = time("to", now + 1)?;
+    let from = time("from", to - 30 * DAY_MS)?;
+    if from >= to {
+        return Err(ApiError::invalid("from", "from must be before to"));
+    }
+    let level = match params.get("level").filter(|s| !s.is_empty()) {
+        None | Some("all") => None,
+        Some("district") => Some(Level::District),
+        Some("town") => Some(Level::Town),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "level",
+                format!("level must be district, town or all, got {other:?}"),
+            ));
+        }
+    };
+    let store = state.store.snapshot();
+    let rows = cases.appraisal(&store, from, to, level).await?;
+    match params.get("format") {
+        Some("csv") => {
+            let body = crate::cases::appraisal::to_csv(&rows)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"appraisal.csv\"",
+                    ),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        None | Some("json") => Ok(Json(json!({
+            "from": rfc3339(from),
+            "to": rfc3339(to),
+            "level": params.get("level").unwrap_or("all"),
+            "units": rows,
+        }))
+        .into_response()),
+        Some(other) => Err(ApiError::invalid(
+            "format",
+            format!("format must be json or csv, got {other:?}"),
+        )),
+    }
+}

@@ -1,0 +1,389 @@
+//! `/api/cases…`: report, list, read and act on cases; `/api/classes`: what can be reported.
+
+use super::auth::Caller;
+use super::params::Params;
+use super::{ApiError, AppState};
+use crate::cases::clock::{parse_time, rfc3339};
+use crate::cases::service::{ActionRequest, Report, unit_name};
+use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Largest page of the case list.
+pub const MAX_LIMIT: i64 = 1000;
+
+pub fn service(state: &AppState) -> Result<&CaseService, ApiError> {
+    state.cases.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            "this server runs without a case database",
+        )
+    })
+}
+
+/// A case as the API shows it: the stored record plus names, times and the overdue flag.
+pub fn case_json(state: &AppState, case: &Case, now: i64) -> Value {
+    let mut v = serde_json::to_value(case).unwrap_or(Value::Null);
+    let store = state.store.snapshot();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("status_name".into(), json!(case.status.name_zh()));
+        obj.insert(
+            "class_name".into(),
+            json!(state.tables.class(&case.class).map(|c| c.name.as_str())),
+        );
+        obj.insert("overdue".into(), json!(case.is_overdue(now)));
+        obj.insert(
+            "unit_name".into(),
+            json!(case.unit.as_deref().and_then(|u| unit_name(&store, u))),
+        );
+        for (key, ms) in [
+            ("reported_time", Some(case.reported_at)),
+            ("deadline_time", case.deadline),
+            ("handled_time", case.handled_at),
+            ("closed_time", case.closed_at),
+        ] {
+            obj.insert(key.into(), json!(ms.map(rfc3339)));
+        }
+    }
+    v
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    pub class: String,
+    #[serde(default)]
+    pub urgency: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    #[serde(default)]
+    pub crs: Option<String>,
+    pub description: String,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub reporter: Option<String>,
+}
+
+/// Parses a JSON body with errors naming the field (serde_path_to_error).
+pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::invalid(&field, format!("bad JSON body: {}", e.inner()))
+    })
+}
+
+/// `POST /api/cases`: anyone may report; 201 once the case is committed.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let cases = service(&state)?;
+    let body: ReportBody = parse_body(&body)?;
+    let crs = match body.crs.as_deref() {
+        None => crate::spatial::crs::Crs::Wgs84,
+        Some(name) => name
+            .parse()
+            .map_err(|e: String| ApiError::invalid("crs", e))?,
+    };
+    let p = super::params::point(body.lon, body.lat, crs)?;
+    let store = state.store.snapshot();
+    let report = Report {
+        class: body.class,
+        urgency: body.urgency,
+        lon: p.x,
+        lat: p.y,
+        description: body.description,
+        photos: body.photos,
+        address: body.address,
+        channel: body.channel,
+        reporter: body.reporter,
+    };
+    let done = cases
+        .report(&store, &state.tables, report, &caller.actor)
+        .await?;
+    let now = cases.clock.now();
+    let duplicates: Vec<Value> = done
+        .duplicates
+        .iter()
+        .map(|(c, d)| {
+            json!({"id": c.id, "distance_m": (d * 10.0).round() / 10.0, "status": c.status, "description": c.description, "reported_time": rfc3339(c.reported_at)})
+        })
+        .collect();
+    let mut out = case_json(&state, &done.case, now);
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("possible_duplicates".into(), json!(duplicates));
+    }
+    let location = format!("/api/cases/{}", done.case.id);
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location)],
+        Json(out),
+    )
+        .into_response())
+}
+
+fn statuses(raw: &str) -> Result<Vec<Status>, ApiError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "status",
+                    format!(
+                        "unknown status {s:?}; one of {}",
+                        Status::ALL.map(Status::as_str).join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn time_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .filter(|s| !s.is_empty())
+        .map(|raw| {
+            parse_time(raw).ok_or_else(|| {
+                ApiError::invalid(
+                    name,
+                    format!("{name} must be RFC 3339 or YYYY-MM-DD, got {raw:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn flag(params: &Params, name: &str) -> Result<Option<bool>, ApiError> {
+    match params.get(name) {
+        None | Some("") => Ok(None),
+        Some("true" | "1" | "yes") => Ok(Some(true)),
+        Some("false" | "0" | "no") => Ok(Some(false)),
+        Some(other) => Err(ApiError::invalid(
+            name,
+            format!("{name} must be true or false, got {other:?}"),
+        )),
+    }
+}
+
+pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let bbox = match params.get("bbox") {
+        None | Some("") => None,
+        Some(raw) => {
+            let parts: Vec<f64> = raw
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ApiError::invalid("bbox", "bbox is minlon,minlat,maxlon,maxlat"))?;
+            match parts.as_slice() {
+                [w, s, e, n] if parts.iter().all(|v| v.is_finite()) && w <= e && s <= n => {
+                    Some([*w, *s, *e, *n])
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "bbox",
+                        "bbox is minlon,minlat,maxlon,maxlat",
+                    ));
+                }
+            }
+        }
+    };
+    let limit = params
+        .get("limit")
+        .filter(|s| !s.is_empty())
+        .map_or(Ok(100), |raw| {
+            raw.parse::<i64>()
+                .ok()
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| ApiError::invalid("limit", format!("limit must be 1–{MAX_LIMIT}")))
+        })?;
+    let offset = params
+        .get("offset")
+        .filter(|s| !s.is_empty())
+        .map_or(Ok(0), |raw| {
+            raw.parse::<i64>()
+                .ok()
+                .filter(|o| *o >= 0)
+                .ok_or_else(|| ApiError::invalid("offset", "offset must be a whole number ≥ 0"))
+        })?;
+    Ok(CaseFilter {
+        statuses: params
+            .get("status")
+            .map(statuses)
+            .transpose()?
+            .unwrap_or_default(),
+        class: text("class"),
+        unit: text("unit"),
+        town: text("town"),
+        cell: text("cell"),
+        bbox,
+        overdue_at: flag(params, "overdue")?.filter(|o| *o).map(|_| now),
+        supervised: flag(params, "supervised")?,
+        from: time_param(params, "from")?,
+        to: time_param(params, "to")?,
+        ids: Vec::new(),
+        limit,
+        offset,
+    })
+}
+
+/// `GET /api/cases`: every linkage unit sees every case (information sharing).
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let cases = service(&state)?;
+    let params = Params::parse(query.as_deref());
+    let now = cases.clock.now();
+    let filter = filter_from(&params, now)?;
+    let (found, total) = cases.db.list(&filter).await.map_err(ApiError::from)?;
+    let items: Vec<Value> = found.iter().map(|c| case_json(&state, c, now)).collect();
+    Ok(Json(json!({
+        "total": total,
+        "limit": filter.limit,
+        "offset": filter.offset,
+        "cases": items,
+    }))
+    .into_response())
+}
+
+fn case_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::invalid("id", format!("a case id is a positive number, got {raw:?}"))
+    })
+}
+
+/// `GET /api/cases/{id}`: the case, its history and what the caller may do with it now.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let cases = service(&state)?;
+    let id = case_id(&id)?;
+    let case = cases.db.get(id).await?;
+    let history = cases.db.events(id).await?;
+    let now = cases.clock.now();
+    let mut out = case_json(&state, &case, now);
+    let history: Vec<Value> = history
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("time".into(), json!(rfc3339(e.at)));
+                obj.insert(
+                    "action_name".into(),
+                    json!(
+                        crate::cases::Action::parse(&e.action)
+                            .map(|a| a.name_zh())
+                            .or(match e.action.as_str() {
+                                "report" => Some("上报"),
+                                "overdue" => Some("超期"),
+                                _ => None,
+                            })
+                    ),
+                );
+            }
+            v
+        })
+        .collect();
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("history".into(), json!(history));
+        obj.insert(
+            "available_actions".into(),
+            json!(
+                workflow::available(&caller.actor, &case)
+                    .iter()
+                    .map(|a| json!({"action": a.as_str(), "name": a.name_zh()}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    Ok(Json(out).into_response())
+}
+
+/// `POST /api/cases/{id}/actions`.
+pub async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let cases = service(&state)?;
+    let id = case_id(&id)?;
+    let request: ActionRequest = parse_body(&body)?;
+    let store = state.store.snapshot();
+    let after = cases
+        .act(&store, &state.tables, id, request, &caller.actor)
+        .await?;
+    let now = cases.clock.now();
+    let mut out = case_json(&state, &after, now);
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert(
+            "available_actions".into(),
+            json!(
+                workflow::available(&caller.actor, &after)
+                    .iter()
+                    .map(|a| json!({"action": a.as_str(), "name": a.name_zh()}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    Ok(Json(out).into_response())
+}
+
+/// `GET /api/classes`: the case classes the caller may report, grouped by major class, and
+/// the urgencies; the web page's class picker.
+pub async fn classes(State(state): State<AppState>, caller: Caller) -> Response {
+    let tables = &state.tables;
+    let majors: Vec<Value> = tables
+        .majors
+        .iter()
+        .filter_map(|m| {
+            let classes: Vec<Value> = tables
+                .classes
+                .iter()
+                .filter(|c| c.major == m.code && (c.public || caller.actor.is_staff()))
+                .map(|c| {
+                    json!({"code": c.code, "name": c.name, "name_en": c.name_en, "unit_type": c.unit_type, "level": c.level.as_str(), "limits_h": c.limits_h, "public": c.public})
+                })
+                .collect();
+            (!classes.is_empty()).then(|| {
+                json!({"code": m.code, "name": m.name, "name_en": m.name_en, "affairs": m.affairs, "classes": classes})
+            })
+        })
+        .collect();
+    Json(json!({
+        "urgency": tables.urgencies,
+        "majors": majors,
+        "channels": crate::cases::service::CHANNELS,
+    }))
+    .into_response()
+}

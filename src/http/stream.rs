@@ -1,0 +1,55 @@
+//! `GET /api/stream`: Server-Sent Events of case changes, so the map and the lists update live.
+//! Browsers' EventSource cannot send headers, so the key may also come as `?key=`.
+
+use super::auth::{Caller, caller_for};
+use super::cases::{case_json, service};
+use super::params::Params;
+use super::{ApiError, AppState};
+use axum::extract::{RawQuery, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use std::convert::Infallible;
+use tokio_stream::wrappers::BroadcastStream;
+
+pub async fn stream(
+    State(state): State<AppState>,
+    header_caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let caller = match params.get("key") {
+        Some(key) if !header_caller.actor.is_staff() => caller_for(&state, Some(key)).await?,
+        _ => header_caller,
+    };
+    caller.require_staff()?;
+    let cases = service(&state)?;
+    let changes = BroadcastStream::new(cases.subscribe());
+    let ready = futures_util::stream::once(async {
+        Ok::<Event, Infallible>(Event::default().event("ready").data("{}"))
+    });
+    let events = changes.filter_map(move |change| {
+        let state = state.clone();
+        async move {
+            match change {
+                Ok(change) => {
+                    let mut data = case_json(&state, &change.case, change.at);
+                    if let Some(obj) = data.as_object_mut() {
+                        obj.insert("change".into(), serde_json::json!(change.kind));
+                    }
+                    Some(Ok::<Event, Infallible>(
+                        Event::default()
+                            .event("case")
+                            .id(change.case.id.to_string())
+                            .data(data.to_string()),
+                    ))
+                }
+                // A slow client missed some changes: tell it to reload its lists.
+                Err(_) => Some(Ok(Event::default().event("lagged").data("{}"))),
+            }
+        }
+    });
+    Ok(Sse::new(ready.chain(events))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
