@@ -1,6 +1,8 @@
 //! Shared fixtures: the demo dataset, generated once per test binary, and its loaded store.
 #![allow(dead_code)]
 
+pub mod cases;
+
 use gridlink::catalog::{Catalog, CodeTables};
 use gridlink::demo::{DEFAULT_SEED, GenOptions, generate};
 use gridlink::http::{AppState, router};
