@@ -868,3 +868,56 @@ async fn changes_stream_live_and_cases_show_in_tiles() {
         Some(&mvt_reader::feature::Value::String("filed".into()))
     );
 }
+
+#[tokio::test]
+async fn servers_sharing_postgresql_see_each_others_changes() {
+    let schema = format!(
+        "t_{}_{}_fanout",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        std::process::id()
+    );
+    let url = common::cases::pg_url();
+    let db_a = gridlink::cases::CaseDb::connect_postgres_schema(&url, &schema)
+        .await
+        .unwrap();
+    let db_b = gridlink::cases::CaseDb::connect_postgres_schema(&url, &schema)
+        .await
+        .unwrap();
+    let clock = gridlink::cases::Clock::fixed(START_MS);
+    let a = gridlink::cases::CaseService::start(db_a, clock.clone())
+        .await
+        .unwrap();
+    let b = gridlink::cases::CaseService::start(db_b, clock)
+        .await
+        .unwrap();
+    let mut b_changes = b.subscribe();
+    // Give B's listener a moment to LISTEN before A speaks.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let report = gridlink::cases::Report {
+        class: TEST_CLASS.into(),
+        lon: TEST_POINT.0,
+        lat: TEST_POINT.1,
+        description: "路灯不亮".into(),
+        ..Default::default()
+    };
+    let store = common::demo_store();
+    let done = a
+        .report(
+            store,
+            &common::tables(),
+            report,
+            &gridlink::cases::Actor::anonymous(),
+        )
+        .await
+        .unwrap();
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), b_changes.recv())
+        .await
+        .expect("B hears of A's case within 5 s")
+        .unwrap();
+    assert_eq!(change.case.id, done.case.id);
+    assert_eq!(change.kind, "created");
+    assert_eq!(b.dots().len(), 1, "B's case layer has it too");
+}

@@ -1,32 +1,22 @@
 // The district electronic map: MapLibre with gridlink's style, a layer panel built from the
 // catalogue (/api/layers), feature popups with Chinese field names, search, and a click that
-// locates the point and reports what is around it.
+// locates the point and reports what is around it. The case panel (cases.js) and the appraisal
+// view (appraisal.js) share the page; with a staff key set, every same-origin /api/, /tiles/
+// and /styles/ request carries it, so staff layers and the live case layer appear.
+
+import { auth, needsKey, getJson, escapeHtml, $ } from "./api.js";
+import * as cases from "./cases.js";
+import * as appraisal from "./appraisal.js";
+
+// Exposed for the browser test and for debugging in the console.
+window.gridlink = Object.assign(window.gridlink || {}, { map: null, ready: false, lastLocate: null, lastAround: null });
 
 const state = {
   catalogue: null,          // /api/layers
   fieldTitles: new Map(),   // layer id -> Map(field -> Chinese title)
   styleLayers: new Map(),   // layer id -> [style layer ids]
+  hidden: new Set(),        // layer ids switched off in the panel (kept across style reloads)
 };
-
-// Exposed for the browser test and for debugging in the console.
-window.gridlink = { map: null, ready: false, lastLocate: null, lastAround: null };
-
-const $ = (selector) => document.querySelector(selector);
-
-function escapeHtml(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-}
-
-async function getJson(url) {
-  const response = await fetch(url);
-  const body = await response.json();
-  if (!response.ok) {
-    const error = new Error(body?.error?.message || response.statusText);
-    error.code = body?.error?.code;
-    throw error;
-  }
-  return body;
-}
 
 // The first colour literal in a paint value (which may be an expression): the legend swatch.
 function firstColour(value) {
@@ -66,7 +56,7 @@ function buildLayerPanel(map) {
       row.className = `layer ${layer.access === "staff" ? "staff" : ""}`;
       row.dataset.layer = layer.id;
       row.title = `${layer.title_en} · ${layer.minzoom}–${layer.maxzoom} 级`;
-      row.innerHTML = `<input type="checkbox" checked data-layer="${escapeHtml(layer.id)}">
+      row.innerHTML = `<input type="checkbox" ${state.hidden.has(layer.id) ? "" : "checked"} data-layer="${escapeHtml(layer.id)}">
         <span class="swatch ${legend.kind === "line" || legend.kind === "fill" ? "line" : ""}" style="background:${legend.colour}"></span>
         <span class="name">${escapeHtml(layer.title)}</span>
         <span class="count">${layer.count.toLocaleString("zh-CN")}</span>`;
@@ -77,9 +67,17 @@ function buildLayerPanel(map) {
     }
     container.appendChild(section);
   }
+  if (map.getLayer("cases-circle")) {
+    container.insertAdjacentHTML("afterbegin", cases.caseLegendHtml());
+    $("#cases-visible").addEventListener("change", (event) => {
+      map.setLayoutProperty("cases-circle", "visibility", event.target.checked ? "visible" : "none");
+    });
+  }
 }
 
 function setLayerVisible(map, layerId, visible) {
+  if (visible) state.hidden.delete(layerId);
+  else state.hidden.add(layerId);
   for (const styleId of state.styleLayers.get(layerId) || []) {
     map.setLayoutProperty(styleId, "visibility", visible ? "visible" : "none");
   }
@@ -102,11 +100,18 @@ function popupHtml(feature) {
   return `<strong>${escapeHtml(catalogueLayer?.title || layerId)}</strong><table>${rows}</table>`;
 }
 
+const TABS = ["layers", "info", "cases", "appraisal"];
+
 function showTab(name) {
   document.querySelectorAll("#panel nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  $("#tab-layers").hidden = name !== "layers";
-  $("#tab-info").hidden = name !== "info";
+  for (const tab of TABS) $(`#tab-${tab}`).hidden = tab !== name;
+  const wide = name === "cases" || name === "appraisal";
+  const wasWide = document.body.classList.contains("wide-panel");
+  const wasHidden = document.body.classList.contains("panel-hidden");
+  document.body.classList.toggle("wide-panel", wide);
   document.body.classList.remove("panel-hidden");
+  if ((wide !== wasWide || wasHidden) && window.gridlink.map) setTimeout(() => window.gridlink.map.resize(), 0);
+  if (name === "appraisal") appraisal.showAppraisal();
 }
 
 function card(title, body) {
@@ -226,11 +231,25 @@ function setUpSearch(map) {
   });
 }
 
-async function main() {
+async function loadCatalogue() {
   state.catalogue = await getJson("/api/layers");
+  state.fieldTitles.clear();
   for (const layer of state.catalogue.layers) {
     state.fieldTitles.set(layer.id, new Map(layer.fields.map((f) => [f.name, f.title])));
   }
+}
+
+// The key changed: the layer list and the style differ for staff (and the case layer comes and
+// goes), so both are fetched again.
+async function reloadForKey() {
+  const map = window.gridlink.map;
+  await loadCatalogue();
+  if (map) map.setStyle("/styles/district.json", { diff: false });
+}
+
+async function main() {
+  await cases.restoreKey();
+  await loadCatalogue();
   const district = state.catalogue.layers.find((l) => l.role === "district");
   const map = new maplibregl.Map({
     container: "map",
@@ -241,26 +260,43 @@ async function main() {
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
     attributionControl: { compact: true },
     hash: true,
+    transformRequest: (url) => (auth.key && needsKey(url) ? { url, headers: { Authorization: `Bearer ${auth.key}` } } : { url }),
   });
   window.gridlink.map = map;
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
 
-  map.on("load", () => {
+  // Every (re)load of the style: index its layers, add the case layer, rebuild the panel.
+  map.on("style.load", () => {
+    cases.addCaseLayers(map);
+    state.styleLayers.clear();
     for (const layer of map.getStyle().layers) {
       const source = layer["source-layer"];
-      if (!source) continue;
+      if (!source || layer.source !== "gridlink") continue;
       if (!state.styleLayers.has(source)) state.styleLayers.set(source, []);
       state.styleLayers.get(source).push(layer.id);
     }
+    for (const id of state.hidden) setLayerVisible(map, id, false);
     buildLayerPanel(map);
+    window.gridlink.styleLoads = (window.gridlink.styleLoads || 0) + 1;
+  });
+  map.on("load", () => {
     map.once("idle", () => {
       window.gridlink.ready = true;
     });
   });
 
-  const clickable = () => map.getStyle().layers.filter((l) => l.type === "circle" || l.type === "line").map((l) => l.id);
+  const clickable = () => map.getStyle().layers.filter((l) => (l.type === "circle" || l.type === "line") && l.source === "gridlink").map((l) => l.id);
   map.on("click", (event) => {
+    if (cases.isReporting()) {
+      cases.reportAt(event.lngLat);
+      return;
+    }
+    const caseId = cases.caseIdAt(map, event.point);
+    if (caseId) {
+      cases.openDetail(caseId);
+      return;
+    }
     const features = map.queryRenderedFeatures(event.point, { layers: clickable() });
     if (features.length) {
       new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(event.lngLat).setHTML(popupHtml(features[0])).addTo(map);
@@ -268,7 +304,9 @@ async function main() {
     locateAndReport(event.lngLat);
   });
   map.on("mousemove", (event) => {
-    const hit = map.queryRenderedFeatures(event.point, { layers: clickable() }).length > 0;
+    if (cases.isReporting()) return;
+    const layers = clickable().concat(map.getLayer("cases-circle") ? cases.CASE_LAYERS : []);
+    const hit = map.queryRenderedFeatures(event.point, { layers }).length > 0;
     map.getCanvas().style.cursor = hit ? "pointer" : "";
   });
 
@@ -278,6 +316,8 @@ async function main() {
     setTimeout(() => map.resize(), 50);
   });
   setUpSearch(map);
+  appraisal.initAppraisal();
+  await cases.initCases(map, { showTab, reloadForKey });
 }
 
 main().catch((error) => {

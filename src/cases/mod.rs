@@ -4,6 +4,7 @@
 pub mod appraisal;
 pub mod clock;
 pub mod error;
+pub mod fanout;
 pub mod intake;
 pub mod keys;
 pub mod model;

@@ -120,6 +120,8 @@ pub struct CaseService {
     /// Every case's position and status, for the case layer in tiles.
     dots: Arc<RwLock<BTreeMap<i64, CaseDot>>>,
     keys: moka::sync::Cache<String, Option<Actor>>,
+    /// This server's name in PostgreSQL change notices.
+    instance: Arc<str>,
 }
 
 /// A stored report and the open cases of its class within [`DUPLICATE_RADIUS_M`].
@@ -139,7 +141,8 @@ impl CaseService {
             .map(|c| (c.id, CaseDot::of(c)))
             .collect();
         let (changes, _) = broadcast::channel(1024);
-        Ok(CaseService {
+        let instance: [u8; 8] = rand::random();
+        let service = CaseService {
             intake: Intake::start(db.clone()),
             db,
             clock,
@@ -149,7 +152,14 @@ impl CaseService {
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(30))
                 .build(),
-        })
+            instance: hex::encode(instance).into(),
+        };
+        super::fanout::listen(service.clone());
+        Ok(service)
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -178,7 +188,14 @@ impl CaseService {
             .unwrap_or_default()
     }
 
+    /// Tells this server's clients and the other servers.
     fn publish(&self, kind: &str, case: &Case) {
+        self.publish_local(kind, case);
+        super::fanout::announce(&self.db, &self.instance, case.id, kind);
+    }
+
+    /// Tells this server's clients (stream subscribers, the case layer).
+    pub fn publish_local(&self, kind: &str, case: &Case) {
         if let Ok(mut dots) = self.dots.write() {
             dots.insert(case.id, CaseDot::of(case));
         }

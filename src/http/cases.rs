@@ -265,6 +265,7 @@ pub async fn list(
     let (found, total) = cases.db.list(&filter).await.map_err(ApiError::from)?;
     let items: Vec<Value> = found.iter().map(|c| case_json(&state, c, now)).collect();
     Ok(Json(json!({
+        "caller": {"role": caller.actor.role.as_str(), "unit": caller.actor.unit, "name": caller.actor.name},
         "total": total,
         "limit": filter.limit,
         "offset": filter.offset,

@@ -1,14 +1,19 @@
 // End-to-end test of the web map in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core from web/node_modules): the page loads against a running gridlink, tiles
 // render, a layer toggles off, a click on the map shows the locate result, and a screenshot is
-// saved to test-artifacts/map.png.
+// saved to test-artifacts/map.png. Then the case panel: a case is reported by clicking the map
+// (located, with its possible duplicate), a dispatcher key (made with `gridlink keys create`
+// before the server starts) is set in the page, the case is filed and dispatched with the
+// page's buttons, the list row follows over the live stream (/api/stream) without a reload, a
+// case reported elsewhere appears live, the case layer draws it, and the appraisal view shows
+// the unit and exports CSV. Screenshots: test-artifacts/cases.png and appraisal.png.
 //
 // Run: node tests/browser/map.test.mjs   (scripts/test.sh does, after `cargo test`).
 // GRIDLINK_BIN picks the binary (default target/debug/gridlink).
 
 import { spawn, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +49,13 @@ const step = (name) => console.log(`  · ${name}`);
 async function run() {
   const dataDir = mkdtempSync(join(tmpdir(), "gridlink-browser-"));
   execFileSync(bin, ["gen-data", "--scale", "0.2", "--out", dataDir], { cwd: repo, stdio: "ignore" });
+  // A dispatcher key in the data dir's case database (DATA_DIR/gridlink.sqlite), which the
+  // server then opens.
+  const key = execFileSync(bin, ["--data-dir", dataDir, "keys", "create", "--role", "dispatcher", "--label", "浏览器测试调度员"], {
+    cwd: repo,
+    stdio: ["ignore", "pipe", "ignore"],
+  }).toString().trim();
+  assert.match(key, /^glk_[0-9a-f]{64}$/, "keys create prints the key");
   const { child, url } = await startServer(dataDir);
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -75,7 +87,13 @@ async function run() {
     page.on("console", (m) => {
       if (m.type() === "error") errors.push(`console: ${m.text()}`);
     });
-    page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()}`));
+    page.on("requestfailed", (r) => {
+      // MapLibre cancels tile requests it no longer needs (style reload, tile refresh), and the
+      // event stream is cut when the page closes: neither is a failure.
+      const aborted = r.failure()?.errorText === "net::ERR_ABORTED";
+      if (aborted && (new URL(r.url()).pathname.startsWith("/tiles/") || r.url().includes("/api/stream"))) return;
+      errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`);
+    });
     page.on("response", (r) => {
       if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
     });
@@ -126,6 +144,9 @@ async function run() {
     step("screenshot");
     await page.screenshot({ path: join(artifacts, "map.png") });
     assert.deepEqual(errors, [], "no errors in the page");
+
+    await testCases(page, url, key);
+    assert.deepEqual(errors, [], "no errors in the page");
   } finally {
     await browser.close();
     child.kill();
@@ -133,8 +154,127 @@ async function run() {
   }
 }
 
+const api = async (url, path, { key, method = "GET", body } = {}) => {
+  const headers = { "Content-Type": "application/json" };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  const response = await fetch(url + path, { method, headers, body: body && JSON.stringify(body) });
+  const json = await response.json();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+};
+
+async function testCases(page, url, key) {
+  const classes = await api(url, "/api/classes");
+  const klass = classes.majors[0].classes[0];
+  // Same-document check: the marker disappears if anything reloads the page.
+  await page.evaluate(() => (window.__sameDocument = true));
+  await page.evaluate(() => document.querySelector(".maplibregl-popup-close-button")?.click());
+
+  step("report a case by clicking the map (anonymous)");
+  await page.click('#panel nav button[data-tab="cases"]');
+  await page.waitForSelector("#tab-cases:not([hidden])");
+  await page.click("#report-toggle");
+  await page.waitForSelector("#report-hint");
+  // The case panel is wider: wait for the map to fit its new box, then click its centre.
+  await page.waitForFunction(() => {
+    const m = window.gridlink.map;
+    return Math.abs(m.getCanvas().getBoundingClientRect().width - document.querySelector("#map").getBoundingClientRect().width) < 1;
+  });
+  const spot = await page.evaluate(() => {
+    const m = window.gridlink.map;
+    const r = m.getCanvas().getBoundingClientRect();
+    const lngLat = m.unproject([r.width / 2, r.height / 2]);
+    return { x: r.x + r.width / 2, y: r.y + r.height / 2, lng: lngLat.lng, lat: lngLat.lat };
+  });
+  // An earlier open case of the same class at the same spot: the page must list it as a
+  // possible duplicate.
+  const earlier = await api(url, "/api/cases", {
+    method: "POST",
+    body: { class: klass.code, lon: spot.lng, lat: spot.lat, description: "测试：先前上报的同类案件", channel: "hotline_12345" },
+  });
+  await page.mouse.click(spot.x, spot.y);
+  await page.waitForSelector("#report-form");
+  await page.waitForFunction(() => !document.querySelector("#report-place").textContent.includes("正在定位"));
+  await page.selectOption("#report-class", klass.code);
+  await page.selectOption("#report-urgency", "urgent");
+  await page.fill("#report-description", "浏览器测试：人行道井盖缺失");
+  await page.fill("#report-photo", "https://example.org/photos/manhole.jpg");
+  await page.click("#report-submit");
+  await page.waitForSelector("#report-result[data-case-id]", { timeout: 30_000 });
+  const reported = Number(await page.$eval("#report-result", (e) => e.dataset.caseId));
+  assert.ok(reported > earlier.id, `a new case number: ${reported}`);
+  const located = await api(url, `/api/locate?lon=${spot.lng}&lat=${spot.lat}`);
+  assert.equal(await page.$eval("#report-result [data-cell]", (e) => e.dataset.cell), located.cell.id, "the case is located in the cell the API locates");
+  assert.equal(await page.$eval("#report-result [data-village]", (e) => e.dataset.village), located.village.id);
+  assert.ok(await page.$eval("#report-result [data-town]", (e) => e.textContent.includes("南桥镇")), "the town is named");
+  assert.ok(await page.$(`#report-result [data-duplicate="${earlier.id}"]`), "the earlier case is shown as a possible duplicate");
+
+  step("set the dispatcher key: the case list loads and the stream connects");
+  await page.fill("#key-input", key);
+  await page.click("#key-save");
+  await page.waitForFunction(() => window.gridlink.streamState === "live", null, { timeout: 30_000 });
+  await page.waitForSelector(`#case-list tbody tr[data-id="${reported}"]`, { timeout: 30_000 });
+  assert.equal(await page.evaluate(() => localStorage.getItem("gridlink.apiKey")), key, "the key is remembered");
+  await page.waitForFunction(() => window.gridlink.map.getLayer("cases-circle") && window.gridlink.map.loaded(), null, { timeout: 60_000 });
+
+  step("open the case, file it and dispatch it with the page's buttons");
+  await page.click(`#case-list tbody tr[data-id="${reported}"]`);
+  await page.waitForSelector(`#case-detail[data-id="${reported}"] #detail-actions`);
+  assert.ok(await page.$eval("#case-detail .history", (e) => e.textContent.includes("上报")), "the history starts with the report");
+  await page.waitForSelector('#key-status [data-role="dispatcher"]');
+  const before = await page.evaluate(() => window.gridlink.streamEvents);
+  await page.click('#detail-actions button[data-action="file"]');
+  await page.waitForSelector('#action-form[data-action="file"]');
+  await page.click("#action-confirm");
+  await page.waitForSelector(`#case-detail[data-id="${reported}"][data-status="filed"]`, { timeout: 30_000 });
+  await page.click('#detail-actions button[data-action="dispatch"]');
+  await page.waitForSelector('#action-form[data-action="dispatch"]');
+  const unit = await page.$eval("#action-unit", (e) => e.value);
+  assert.ok(unit, "routing proposed a unit when the case was filed");
+  await page.fill("#action-note", "请尽快处置");
+  await page.click("#action-confirm");
+  await page.waitForSelector(`#case-detail[data-id="${reported}"][data-status="dispatched"]`, { timeout: 30_000 });
+  assert.ok(await page.$eval("#case-detail .history", (e) => e.textContent.includes("派遣") && e.textContent.includes("请尽快处置")), "the history shows the dispatch");
+
+  step("the list row follows over the live stream, without a reload");
+  // The page updates list rows only from /api/stream events, never from its own requests.
+  await page.waitForSelector(`#case-list tbody tr[data-id="${reported}"][data-status="dispatched"]`, { state: "attached", timeout: 30_000 });
+  const last = await page.evaluate(() => [window.gridlink.streamEvents, window.gridlink.lastStreamEvent]);
+  assert.ok(last[0] >= before + 2, `file and dispatch came over the stream: ${JSON.stringify(last)}`);
+  await page.click("#detail-back");
+  await page.waitForSelector(`#case-list tbody tr[data-id="${reported}"][data-status="dispatched"]`);
+  const elsewhere = await api(url, "/api/cases", {
+    method: "POST",
+    body: { class: klass.code, lon: spot.lng + 0.002, lat: spot.lat + 0.001, description: "测试：热线新上报的案件", channel: "hotline_12345" },
+  });
+  await page.waitForSelector(`#case-list tbody tr[data-id="${elsewhere.id}"]`, { timeout: 30_000 });
+  await page.waitForFunction((id) => [...document.querySelectorAll(".toast")].some((t) => t.textContent.includes(`#${id}`)), elsewhere.id);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page was not reloaded");
+
+  step("the case layer draws the dispatched case");
+  await page.waitForFunction(
+    (id) => window.gridlink.map.queryRenderedFeatures({ layers: ["cases-circle"] }).some((f) => Number(f.properties.id) === id && f.properties.status === "dispatched"),
+    reported,
+    { timeout: 30_000 },
+  );
+  await page.screenshot({ path: join(artifacts, "cases.png") });
+
+  step("appraisal: the unit's figures, bars and the CSV export");
+  await page.click('#panel nav button[data-tab="appraisal"]');
+  const row = `#appraisal-table tbody tr[data-unit="${unit}"]`;
+  await page.waitForSelector(row, { timeout: 30_000 });
+  const received = await page.$eval(row, (tr) => tr.children[1].textContent.trim());
+  assert.equal(received, "1", "the unit received the dispatched case");
+  assert.ok(await page.$(`#appraisal-chart .bar-row[data-unit="${unit}"]`), "the unit has bars in the chart");
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click("#ap-csv")]);
+  assert.match(download.suggestedFilename(), /\.csv$/);
+  const csv = readFileSync(await download.path(), "utf8");
+  assert.ok(csv.includes(unit), "the CSV lists the unit");
+  await page.screenshot({ path: join(artifacts, "appraisal.png") });
+}
+
 run().then(
-  () => console.log("browser test passed (screenshot: test-artifacts/map.png)"),
+  () => console.log("browser test passed (screenshots: test-artifacts/map.png, cases.png, appraisal.png)"),
   (error) => {
     console.error(`browser test FAILED: ${error.stack || error}`);
     process.exit(1);
