@@ -337,6 +337,30 @@ impl CaseDb {
         })
     }
 
+    /// The latest event of each of these cases (one query for a whole list, e.g. Open311's
+    /// `status_notes`), ordered by case id; cases without events are left out.
+    pub async fn latest_events(&self, case_ids: &[i64]) -> Result<Vec<Event>> {
+        if case_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; case_ids.len()].join(", ");
+        let text = format!(
+            "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE id IN (SELECT MAX(id) FROM case_events WHERE case_id IN ({marks}) GROUP BY case_id) ORDER BY case_id"
+        );
+        on_pool!(self, &text, |pool, sql| {
+            let mut query = sqlx::query(&sql);
+            for id in case_ids {
+                query = query.bind(*id);
+            }
+            let rows = query.fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(event_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
     /// Writes a transition: the case's new state if nobody changed it since `expected_version`
     /// was read (else [`CaseError::Conflict`]), and its event, in one transaction.
     pub async fn apply(

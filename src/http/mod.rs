@@ -10,6 +10,7 @@ mod layers;
 mod locate;
 mod nearest;
 mod ogc;
+mod open311;
 mod openapi;
 pub mod params;
 pub mod render;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{name}", get(tiles::document))
         .route("/tiles/{layers}/{z}/{x}/{tile}", get(tiles::tile))
         .nest("/ogc", ogc::router())
+        .nest("/open311/v2", open311::router())
         .fallback_service(web)
         .with_state(state)
         .layer(TraceLayer::new_for_http())
