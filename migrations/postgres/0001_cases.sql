@@ -34,12 +34,13 @@ CREATE TABLE cases (
 CREATE INDEX cases_geom ON cases USING gist (geom);
 CREATE INDEX cases_status ON cases (status);
 CREATE INDEX cases_unit ON cases (unit, status);
-CREATE INDEX cases_class ON cases (class);
 CREATE INDEX cases_town ON cases (town);
 CREATE INDEX cases_cell ON cases (cell);
 CREATE INDEX cases_reported ON cases (reported_at);
 CREATE INDEX cases_deadline ON cases (deadline) WHERE deadline IS NOT NULL;
 CREATE INDEX cases_lonlat ON cases (lon, lat);
+-- The duplicate hint on every report: open cases of one class in a small box.
+CREATE INDEX cases_class_lonlat ON cases (class, lon, lat);
 
 CREATE TABLE case_events (
     id          BIGSERIAL PRIMARY KEY,
