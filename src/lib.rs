@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod feeds;
 pub mod http;
 pub mod services;
 pub mod sources;

@@ -5,6 +5,7 @@ pub mod gen_data;
 pub mod glyphs;
 pub mod import;
 pub mod keys;
+pub mod replay;
 pub mod serve;
 
 use crate::config::{Config, FileConfig};
@@ -52,6 +53,8 @@ pub enum Command {
     Check(check::Args),
     /// Serve the map, features and APIs over HTTP.
     Serve(serve::Args),
+    /// Replay a recorded CSV of station readings into a running server, in time order.
+    Replay(replay::Args),
     /// Copy every layer into PostGIS tables (with GiST indexes).
     Import(import::Args),
     /// API keys: create (prints the key once), list, revoke.
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::GenData(args) => gen_data::run(&cli.config(None)?, args),
         Command::Check(args) => check::run(&cli.config(None)?, args),
         Command::Serve(args) => serve::run(&cli.config(args.listen)?, args),
+        Command::Replay(args) => replay::run(args),
         Command::Import(args) => import::run(&cli.config(None)?, args),
         Command::Glyphs(args) => glyphs::run(args),
         Command::Keys(args) => keys::run(&cli.config(None)?, args),

@@ -96,8 +96,18 @@ const OVERDUE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
     let db = CaseDb::connect(&config.database).await?;
     tracing::info!(backend = db.backend(), "case database ready");
+    // The feeds share the case database (tables from the same migrations).
+    state.feeds =
+        crate::feeds::start_for_serve(&config.tables_dir, &db, &state.store, Clock::system())
+            .await?;
     let cases = CaseService::start(db, Clock::system()).await?;
     sweep_overdue(cases.clone());
+    // Reported shelter occupancy, before the first request (a broken table stops the start).
+    state.shelters.load(&cases.db).await?;
+    tracing::info!(
+        reported = state.shelters.snapshot().len(),
+        "shelter occupancy loaded"
+    );
     state.cases = Some(cases);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

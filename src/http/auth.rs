@@ -27,6 +27,20 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Refuses callers who may not see staff-only layers: reports built from them (leak zones)
+    /// follow the layers' rule, so `--expose-staff-layers` opens them on a closed network too.
+    pub fn require_staff_view(&self) -> Result<(), ApiError> {
+        if self.viewer == crate::services::Viewer::Staff {
+            Ok(())
+        } else {
+            Err(unauthorized(
+                "this uses staff-only layers and needs an API key (Authorization: Bearer …)",
+            ))
+        }
+    }
+}
+
 pub fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }

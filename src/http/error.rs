@@ -162,3 +162,95 @@ impl From<crate::cases::CaseError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::occupancy::ShelterError> for ApiError {
+    fn from(e: crate::services::occupancy::ShelterError) -> Self {
+        use crate::services::occupancy::ShelterError as E;
+        let message = e.to_string();
+        match e {
+            E::UnknownShelter(_) => {
+                ApiError::not_found("unknown_shelter", message).with_field("id")
+            }
+            E::MissingLayer(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", message)
+            }
+            E::Invalid { field, .. } => ApiError::invalid(&field, message),
+            // The request is well-formed but the shelter's state refuses it.
+            E::OverCapacity {
+                field,
+                capacity,
+                occupancy,
+                ..
+            } => ApiError::new(StatusCode::CONFLICT, "over_capacity", message)
+                .with_field(field)
+                .with_detail("capacity", json!(capacity))
+                .with_detail("occupancy", json!(occupancy)),
+            E::BelowZero {
+                field, occupancy, ..
+            } => ApiError::new(StatusCode::CONFLICT, "below_zero", message)
+                .with_field(field)
+                .with_detail("occupancy", json!(occupancy)),
+            E::Database(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            E::Corrupt(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<crate::feeds::FeedError> for ApiError {
+    fn from(e: crate::feeds::FeedError) -> Self {
+        use crate::feeds::FeedError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid { field, message } => ApiError::invalid(&field, message),
+            E::TooManyRows { max, .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows", message)
+                    .with_field("body")
+                    .with_detail("max_rows", json!(max))
+            }
+            E::Database(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            E::Thresholds { .. } | E::Corrupt(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<crate::services::hazmat::HazmatError> for ApiError {
+    fn from(e: crate::services::hazmat::HazmatError) -> Self {
+        use crate::services::hazmat::HazmatError as E;
+        let message = e.to_string();
+        match e {
+            // Body fields naming something that does not exist: the request is at fault.
+            E::UnknownChemical(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_chemical", message)
+                    .with_field("chemical")
+            }
+            E::UnknownHazardSource(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_hazard_source", message)
+                    .with_field("hazard_source")
+            }
+            E::SourceWithoutChemical(_) | E::MissingChemical => {
+                ApiError::invalid("chemical", message)
+            }
+            // Well-formed, but no zone can be drawn for it.
+            E::NoErgData(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_erg_data", message)
+                    .with_field("chemical")
+            }
+            E::OutsideDistrict { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "outside_district",
+                message,
+            )
+            .with_field("lon"),
+            E::Invalid { field, .. } => ApiError::invalid(field, message),
+            E::Service(inner) => ApiError::from(inner),
+        }
+    }
+}

@@ -5,6 +5,8 @@ pub mod auth;
 mod batch;
 pub mod cases;
 pub mod error;
+pub mod feeds;
+mod hazmat;
 mod health;
 mod layers;
 mod locate;
@@ -15,6 +17,7 @@ mod openapi;
 pub mod params;
 pub mod render;
 mod search;
+pub mod shelters;
 mod stream;
 mod styles;
 pub mod tiles;
@@ -51,6 +54,10 @@ pub struct AppState {
     pub web_dir: std::path::PathBuf,
     /// Cases, keys and the live stream; `None` runs the map and spatial API alone.
     pub cases: Option<crate::cases::CaseService>,
+    /// Hydrological and weather feeds and their alerts; `None` runs without them.
+    pub feeds: Option<crate::feeds::FeedService>,
+    /// Live shelter occupancy and status (stored with the cases), applied over the shelter layer.
+    pub shelters: crate::services::occupancy::Occupancy,
 }
 
 impl AppState {
@@ -64,6 +71,8 @@ impl AppState {
             styles_dir: "styles".into(),
             web_dir: "web".into(),
             cases: None,
+            feeds: None,
+            shelters: Default::default(),
         }
     }
 }
@@ -87,12 +96,28 @@ pub fn router(state: AppState) -> Router {
         .route("/api/nearest/{layer}", get(nearest::nearest))
         .route("/api/around", get(nearest::around))
         .route("/api/search", get(search::search))
+        .route("/api/chemicals", get(hazmat::chemicals))
+        .route("/api/chemicals/{id}", get(hazmat::chemical))
+        .route("/api/hazmat/zone", post(hazmat::zone))
         .route("/api/classes", get(cases::classes))
         .route("/api/cases", get(cases::list).post(cases::create))
         .route("/api/cases/{id}", get(cases::get))
         .route("/api/cases/{id}/actions", post(cases::act))
         .route("/api/stream", get(stream::stream))
+        .route(
+            "/api/feeds/readings",
+            post(feeds::ingest).layer(DefaultBodyLimit::max(feeds::BODY_LIMIT)),
+        )
+        .route("/api/feeds/latest", get(feeds::latest))
+        .route("/api/feeds/kinds", get(feeds::kinds))
+        .route("/api/alerts", get(feeds::alerts))
         .route("/api/appraisal", get(appraisal::appraisal))
+        .route("/api/shelters", get(shelters::list))
+        .route("/api/shelters/allocate", post(shelters::allocate))
+        .route(
+            "/api/shelters/{id}",
+            get(shelters::get).patch(shelters::report),
+        )
         .route("/styles/{file}", get(styles::style))
         .route("/fonts/{stacks}/{file}", get(styles::glyphs))
         .nest_service("/vendor/maplibre-gl", maplibre)

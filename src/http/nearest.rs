@@ -4,8 +4,9 @@ use super::params::Params;
 use super::render::{FeatureRef, round_m};
 use super::{ApiError, AppState};
 use crate::catalog::Role;
-use crate::services::around::{MAX_RADIUS_M, around as around_report};
-use crate::services::nearest::{Filter, MAX_K, Query, free_capacity, nearest as nearest_features};
+use crate::services::around::{MAX_RADIUS_M, around_live as around_report};
+use crate::services::nearest::{Filter, MAX_K, Query, nearest_live as nearest_features};
+use crate::services::occupancy::Live;
 use crate::services::{ServiceError, Viewer};
 use crate::spatial::{Layer, LayerStore};
 use axum::Json;
@@ -24,7 +25,7 @@ pub fn visible_layer<'s>(
         .ok_or_else(|| ServiceError::UnknownLayer(id.to_string()).into())
 }
 
-fn feature_json(layer: &Layer, i: usize, metres: f64) -> Value {
+fn feature_json(layer: &Layer, i: usize, metres: f64, live: &Live) -> Value {
     let mut value = serde_json::to_value(
         FeatureRef::new(layer, i)
             .at(metres)
@@ -37,9 +38,7 @@ fn feature_json(layer: &Layer, i: usize, metres: f64) -> Value {
             "geometry".into(),
             serde_json::to_value(geometry).unwrap_or(Value::Null),
         );
-        if let Some(free) = free_capacity(layer, i) {
-            object.insert("free_capacity".into(), free.into());
-        }
+        super::shelters::annotate(object, layer, i, live);
     }
     value
 }
@@ -51,6 +50,7 @@ pub async fn nearest(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::parse(query.as_deref());
+    let live = super::shelters::live(&state).await?;
     let store = state.store.snapshot();
     let layer = visible_layer(&store, &layer_id, caller.viewer)?;
     let (p, crs) = params.point()?;
@@ -102,12 +102,13 @@ pub async fn nearest(
             filters,
             people,
         },
+        Some(&live),
     );
     Ok(Json(json!({
         "layer": layer.def.id,
         "point": {"lon": p.x, "lat": p.y, "input_crs": crs.as_str()},
         "count": hits.len(),
-        "features": hits.iter().map(|&(i, d)| feature_json(layer, i, d)).collect::<Vec<_>>(),
+        "features": hits.iter().map(|&(i, d)| feature_json(layer, i, d, &live)).collect::<Vec<_>>(),
     })))
 }
 
@@ -119,8 +120,9 @@ pub async fn around(
     let params = Params::parse(query.as_deref());
     let (p, crs) = params.point()?;
     let radius = params.f64_in("radius", 1000.0, MAX_RADIUS_M)?;
+    let live = super::shelters::live(&state).await?;
     let store = state.store.snapshot();
-    let report = around_report(&store, p, radius, caller.viewer)?;
+    let report = around_report(&store, p, radius, caller.viewer, Some(&live))?;
     let location = report.location.as_ref().map(|at| {
         let part = |role: Role, index: Option<u32>| {
             store.by_role(role).zip(index).map(|(layer, i)| {
@@ -143,7 +145,7 @@ pub async fn around(
             "title": section.layer.def.title,
             "count": section.hits.len(),
             "truncated": section.truncated,
-            "features": section.hits.iter().map(|&(i, d)| feature_json(section.layer, i, d)).collect::<Vec<_>>(),
+            "features": section.hits.iter().map(|&(i, d)| feature_json(section.layer, i, d, &live)).collect::<Vec<_>>(),
         });
         if let Some(people) = section.people {
             object["people"] = people.into();

@@ -1,4 +1,6 @@
-//! `GET /api/stream`: Server-Sent Events of case changes, so the map and the lists update live.
+//! `GET /api/stream`: Server-Sent Events of case changes (`case`), feed alerts raised or
+//! ended (`alert`) and shelter occupancy changes (`shelter`), so the map and the lists update
+//! live.
 //! Browsers' EventSource cannot send headers, so the key may also come as `?key=`.
 
 use super::auth::{Caller, caller_for};
@@ -28,6 +30,8 @@ pub async fn stream(
     let ready = futures_util::stream::once(async {
         Ok::<Event, Infallible>(Event::default().event("ready").data("{}"))
     });
+    let alerts = alert_events(&state);
+    let shelters = super::shelters::events(&state);
     let events = changes.filter_map(move |change| {
         let state = state.clone();
         async move {
@@ -49,7 +53,45 @@ pub async fn stream(
             }
         }
     });
-    Ok(Sse::new(ready.chain(events))
+    let merged =
+        futures_util::stream::select(futures_util::stream::select(events, alerts), shelters);
+    Ok(Sse::new(ready.chain(merged))
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// Feed alerts as `alert` events (`change`: `raised` with the whole alert, or `ended`); none
+/// when the server runs without feeds.
+fn alert_events(
+    state: &AppState,
+) -> futures_util::stream::BoxStream<'static, Result<Event, Infallible>> {
+    let Some(feeds) = state.feeds.clone() else {
+        return futures_util::stream::empty().boxed();
+    };
+    BroadcastStream::new(feeds.subscribe())
+        .map(move |event| {
+            Ok(match event {
+                Ok(crate::feeds::AlertEvent::Raised(alert)) => {
+                    let mut data = super::feeds::alert_json(&feeds, &alert);
+                    if let Some(obj) = data.as_object_mut() {
+                        obj.insert("change".into(), serde_json::json!("raised"));
+                    }
+                    Event::default().event("alert").data(data.to_string())
+                }
+                Ok(ended) => {
+                    let mut data = serde_json::to_value(&ended).unwrap_or_default();
+                    if let (Some(obj), crate::feeds::AlertEvent::Ended { ended_at, .. }) =
+                        (data.as_object_mut(), &ended)
+                    {
+                        obj.insert(
+                            "ended_time".into(),
+                            serde_json::json!(crate::cases::clock::rfc3339(*ended_at)),
+                        );
+                    }
+                    Event::default().event("alert").data(data.to_string())
+                }
+                Err(_) => Event::default().event("lagged").data("{}"),
+            })
+        })
+        .boxed()
 }

@@ -2,12 +2,16 @@
 //! unit own a point; what is nearest; what is around an incident. Each service is a plain
 //! function over the store, so the HTTP handlers, the batch path and the benchmarks share it.
 
+pub mod allocate;
 pub mod around;
 mod error;
+pub mod hazmat;
 pub mod locate;
 pub mod nearest;
+pub mod occupancy;
 pub mod routing;
 pub mod search;
+pub mod siting;
 
 pub use error::ServiceError;
 

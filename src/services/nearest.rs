@@ -5,6 +5,7 @@
 //! so the answer is exact without measuring every feature.
 
 use super::ServiceError;
+use super::occupancy::Live;
 use crate::catalog::{FieldType, Role};
 use crate::spatial::index::metres_to;
 use crate::spatial::{Layer, PropertyValue};
@@ -67,7 +68,17 @@ impl Filter {
     }
 
     pub fn matches(&self, layer: &Layer, i: usize) -> bool {
-        match (&self.value, layer.value(i, self.field)) {
+        self.matches_live(layer, i, None)
+    }
+
+    /// As [`Filter::matches`], with shelters' reported `status` and `occupancy` in place of the
+    /// register's when `live` is given, so `status=open` means open now.
+    pub fn matches_live(&self, layer: &Layer, i: usize, live: Option<&Live>) -> bool {
+        let value = match live {
+            Some(live) => live.value(layer, i, self.field),
+            None => layer.value(i, self.field),
+        };
+        match (&self.value, value) {
             (FilterValue::Text(v), PropertyValue::Text(s)) => v == s,
             (FilterValue::Integer(v), PropertyValue::Integer(n)) => *v == n,
             (FilterValue::Number(v), PropertyValue::Number(x)) => *v == x,
@@ -100,6 +111,17 @@ pub fn free_capacity(layer: &Layer, i: usize) -> Option<i64> {
 
 /// The k nearest matching features as (feature, metres), nearest first.
 pub fn nearest(layer: &Layer, p: Coord<f64>, query: &Query) -> Vec<(usize, f64)> {
+    nearest_live(layer, p, query, None)
+}
+
+/// As [`nearest`], judging shelters by their live state (reported occupancy and status, see
+/// [`super::occupancy`]) rather than the register's, when `live` is given.
+pub fn nearest_live(
+    layer: &Layer,
+    p: Coord<f64>,
+    query: &Query,
+    live: Option<&Live>,
+) -> Vec<(usize, f64)> {
     let k = query.k.min(MAX_K);
     let limit = query.max_distance_m.unwrap_or(f64::INFINITY);
     let mut best: Vec<(usize, f64)> = Vec::with_capacity(k + 1);
@@ -116,11 +138,15 @@ pub fn nearest(layer: &Layer, p: Coord<f64>, query: &Query) -> Vec<(usize, f64)>
             break;
         }
         let i = i as usize;
-        if !query.filters.iter().all(|f| f.matches(layer, i)) {
+        if !query.filters.iter().all(|f| f.matches_live(layer, i, live)) {
             continue;
         }
         if let Some(people) = query.people {
-            if free_capacity(layer, i).is_none_or(|free| free < people) {
+            let free = match live {
+                Some(live) => live.free_places(layer, i),
+                None => free_capacity(layer, i),
+            };
+            if free.is_none_or(|free| free < people) {
                 continue;
             }
         }

@@ -1,0 +1,157 @@
+//! The leak-zone analysis end to end, in process, on one core.
+//!
+//! `cargo bench --bench hazmat`. The demo dataset (scale 1, `target/bench-data`, generated on
+//! first use as `benches/locate.rs` does; `GRIDLINK_BENCH_DATA` points elsewhere).
+//!
+//! - `service/…`: `services::hazmat::analyse` — zones, every exposure list (protected targets,
+//!   hazard sources, villages, shelters, cameras, unit grid cells) and the safe shelters — for
+//!   the worst case of the table (chlorine, large spill, night: 600 m isolation and an 8 km
+//!   protective square over the urban centre, ~6,000 grid cells), a small toxic spill, and a
+//!   low-wind case (the widened zone).
+//! - `router/large chlorine night`: the same through `POST /api/hazmat/zone`, with the API key
+//!   check and the JSON answer. Target: ≤ 20 ms.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use geo::Coord;
+use gridlink::cases::{CaseDb, CaseService, Clock, Role as CaseRole, keys};
+use gridlink::catalog::{Catalog, CodeTables, Spill, TimeOfDay};
+use gridlink::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
+use gridlink::http::{AppState, router};
+use gridlink::services::Viewer;
+use gridlink::services::hazmat::{Origin, Request, analyse};
+use gridlink::spatial::{LayerStore, SharedStore};
+use std::path::PathBuf;
+use std::time::Duration;
+use tower::ServiceExt;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn store() -> LayerStore {
+    let data = std::env::var_os("GRIDLINK_BENCH_DATA")
+        .map_or_else(|| repo().join("target/bench-data"), PathBuf::from);
+    let catalog = Catalog::load(&repo().join("layers"), &repo().join("data")).expect("catalogue");
+    if !is_complete(&catalog, &data) {
+        generate(&GenOptions {
+            seed: DEFAULT_SEED,
+            scale: 1.0,
+            layers_dir: repo().join("layers"),
+            tables_dir: repo().join("data"),
+            out_dir: data.clone(),
+        })
+        .expect("demo data");
+    }
+    LayerStore::load(catalog, &data).expect("store")
+}
+
+/// Nanqiao, the district seat: the densest place for a release to happen.
+const NANQIAO: Coord<f64> = Coord {
+    x: 121.4602,
+    y: 30.9191,
+};
+
+fn bench(c: &mut Criterion) {
+    let store = store();
+    let tables = CodeTables::load(&repo().join("data")).expect("tables");
+    let request = |chemical, spill, speed| Request {
+        origin: Origin::Point(NANQIAO),
+        chemical: Some(chemical),
+        spill,
+        time: TimeOfDay::Night,
+        wind_from_deg: 45.0,
+        wind_speed_ms: speed,
+    };
+    let worst = request("chlorine", Spill::Large, 4.0);
+    let answer = analyse(&store, &tables, &worst, Viewer::Staff).expect("analysis");
+    eprintln!(
+        "large chlorine night: {} cells, {} exposure features",
+        answer.cells.as_ref().map_or(0, |c| c.count),
+        answer.groups.iter().map(|g| g.total).sum::<usize>()
+    );
+
+    let mut group = c.benchmark_group("hazmat");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(10));
+    for (name, req) in [
+        ("service/large chlorine night", worst),
+        (
+            "service/small ammonia night",
+            request("ammonia", Spill::Small, 4.0),
+        ),
+        (
+            "service/large chlorine low wind",
+            request("chlorine", Spill::Large, 1.0),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                std::hint::black_box(
+                    analyse(&store, &tables, &req, Viewer::Staff).expect("analysis"),
+                )
+            })
+        });
+    }
+
+    // Through the router, with a dispatcher's key (the endpoint is staff only), so the key
+    // lookup is part of the figure.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (service, key) = runtime.block_on(async {
+        let db = CaseDb::connect_sqlite(&dir.path().join("cases.sqlite"))
+            .await
+            .expect("sqlite");
+        let now = 1_795_910_400_000;
+        let service = CaseService::start(db.clone(), Clock::fixed(now))
+            .await
+            .expect("case service");
+        let key = keys::create(&db, CaseRole::Dispatcher, None, Some("bench"), now)
+            .await
+            .expect("key")
+            .secret;
+        (service, key)
+    });
+    let mut state = AppState::new(SharedStore::new(store), tables);
+    state.cases = Some(service);
+    let app = router(state);
+    let body = serde_json::json!({"lon": NANQIAO.x, "lat": NANQIAO.y, "chemical": "chlorine",
+        "spill": "large", "time": "night", "wind_from_deg": 45.0, "wind_speed_ms": 4.0})
+    .to_string();
+    let call = || {
+        let request = axum::http::Request::post("/api/hazmat/zone")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::from(body.clone()))
+            .expect("request");
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.expect("answer");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (status, bytes)
+        }
+    };
+    let (status, bytes) = runtime.block_on(call());
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    eprintln!("router: {status}, {} bytes", bytes.len());
+    group.bench_function("router/large chlorine night", |b| {
+        b.iter(|| std::hint::black_box(runtime.block_on(call())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
