@@ -21,6 +21,7 @@
 # not given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 threads="${THREADS:-16}"
 kill_after="${KILL_AFTER:-5}"
@@ -29,16 +30,8 @@ pg_server="${GRIDLINK_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 pg_server="${pg_server%/}"
 data=target/bench-data
 
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (Debian: curl, python3)" >&2; exit 1; }
-done
-if [ -n "${GRIDLINK_BIN:-}" ]; then
-  bin="$GRIDLINK_BIN"
-else
-  cargo build --release --quiet
-  bin=target/release/gridlink
-fi
-[ -f "$data/grid_cells.geojson" ] || "$bin" gen-data --out "$data" >/dev/null
+need curl python3
+release_and_data
 
 work=$(mktemp -d -t gridlink-durability.XXXXXX)
 server_pid=""

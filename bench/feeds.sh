@@ -17,6 +17,7 @@
 # flagged; 1: it fails the run), GRIDLINK_BIN (target/release/gridlink, built if not given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 rows="${ROWS:-5000}"
 requests="${REQUESTS:-40}"
@@ -25,16 +26,8 @@ strict="${STRICT:-0}"
 target=20000
 data=target/bench-data
 
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (Debian: curl, python3)" >&2; exit 1; }
-done
-if [ -n "${GRIDLINK_BIN:-}" ]; then
-  bin="$GRIDLINK_BIN"
-else
-  cargo build --release --quiet
-  bin=target/release/gridlink
-fi
-[ -f "$data/grid_cells.geojson" ] || "$bin" gen-data --out "$data" >/dev/null
+need curl python3
+release_and_data
 
 work=$(mktemp -d -t gridlink-feeds.XXXXXX)
 server_pid=""

@@ -20,6 +20,7 @@
 # built if not given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 seconds="${SECONDS_PER_RUN:-15}"
 connections="${CONNECTIONS:-64}"
@@ -33,17 +34,9 @@ data=target/bench-data
 if ! command -v wrk >/dev/null && [ "$(id -u)" -eq 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (Debian: wrk, curl, python3)" >&2; exit 1; }
-done
+need wrk curl python3
 
-if [ -n "${GRIDLINK_BIN:-}" ]; then
-  bin="$GRIDLINK_BIN"
-else
-  cargo build --release --quiet
-  bin=target/release/gridlink
-fi
-[ -f "$data/grid_cells.geojson" ] || "$bin" gen-data --out "$data" >/dev/null
+release_and_data
 
 work=$(mktemp -d -t gridlink-intake.XXXXXX)
 server_pid=""

@@ -14,39 +14,20 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use geo::Coord;
 use gridlink::cases::{CaseDb, CaseService, Clock, Role as CaseRole, keys};
-use gridlink::catalog::{Catalog, CodeTables, Spill, TimeOfDay};
-use gridlink::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
+use gridlink::catalog::{CodeTables, Spill, TimeOfDay};
 use gridlink::http::{AppState, router};
 use gridlink::services::Viewer;
 use gridlink::services::hazmat::{Origin, Request, analyse};
-use gridlink::spatial::{LayerStore, SharedStore};
-use std::path::PathBuf;
+use gridlink::spatial::SharedStore;
 use std::time::Duration;
 use tower::ServiceExt;
+
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn store() -> LayerStore {
-    let data = std::env::var_os("GRIDLINK_BENCH_DATA")
-        .map_or_else(|| repo().join("target/bench-data"), PathBuf::from);
-    let catalog = Catalog::load(&repo().join("layers"), &repo().join("data")).expect("catalogue");
-    if !is_complete(&catalog, &data) {
-        generate(&GenOptions {
-            seed: DEFAULT_SEED,
-            scale: 1.0,
-            layers_dir: repo().join("layers"),
-            tables_dir: repo().join("data"),
-            out_dir: data.clone(),
-        })
-        .expect("demo data");
-    }
-    LayerStore::load(catalog, &data).expect("store")
-}
+use common::{repo, store};
 
 /// Nanqiao, the district seat: the densest place for a release to happen.
 const NANQIAO: Coord<f64> = Coord {

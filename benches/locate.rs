@@ -14,38 +14,19 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use geo::{Contains, Coord, Point};
-use gridlink::catalog::{Catalog, Role};
-use gridlink::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
+use gridlink::catalog::Role;
 use gridlink::services::locate::{DEFAULT_TOLERANCE_M, locate_many};
 use gridlink::services::nearest::{Query, nearest};
 use gridlink::spatial::{GeometryRef, LayerStore};
 use rand::{Rng, SeedableRng};
-use std::path::PathBuf;
 use std::time::Duration;
+
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn store() -> LayerStore {
-    let data = std::env::var_os("GRIDLINK_BENCH_DATA")
-        .map_or_else(|| repo().join("target/bench-data"), PathBuf::from);
-    let catalog = Catalog::load(&repo().join("layers"), &repo().join("data")).expect("catalogue");
-    if !is_complete(&catalog, &data) {
-        generate(&GenOptions {
-            seed: DEFAULT_SEED,
-            scale: 1.0,
-            layers_dir: repo().join("layers"),
-            tables_dir: repo().join("data"),
-            out_dir: data.clone(),
-        })
-        .expect("demo data");
-    }
-    LayerStore::load(catalog, &data).expect("store")
-}
+use common::store;
 
 fn points(store: &LayerStore) -> Vec<Coord<f64>> {
     if let Some(path) = std::env::var_os("GRIDLINK_BENCH_POINTS") {

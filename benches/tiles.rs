@@ -6,21 +6,19 @@
 //!
 //! `cargo bench --bench tiles` (set GRIDLINK_BENCH_DATA to use another dataset).
 
-use gridlink::catalog::{Catalog, Role};
-use gridlink::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
+use gridlink::catalog::Role;
 use gridlink::spatial::{Layer, LayerStore};
 use gridlink::tiles::TileCache;
 use gridlink::tiles::mercator::TileId;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
+
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::repo;
 
 fn tiles_covering(store: &LayerStore, z: u8) -> Vec<TileId> {
     let district = store
@@ -49,20 +47,7 @@ fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return; // `cargo test --benches` just checks that it builds
     }
-    let data = std::env::var_os("GRIDLINK_BENCH_DATA")
-        .map_or_else(|| repo().join("target/bench-data"), PathBuf::from);
-    let catalog = Catalog::load(&repo().join("layers"), &repo().join("data")).expect("catalogue");
-    if !is_complete(&catalog, &data) {
-        generate(&GenOptions {
-            seed: DEFAULT_SEED,
-            scale: 1.0,
-            layers_dir: repo().join("layers"),
-            tables_dir: repo().join("data"),
-            out_dir: data.clone(),
-        })
-        .expect("demo data");
-    }
-    let store = LayerStore::load(catalog, &data).expect("store");
+    let store = common::store();
     let public: Vec<&Layer> = store
         .layers()
         .iter()

@@ -1,12 +1,14 @@
 // The district electronic map: MapLibre with gridlink's style, a layer panel built from the
 // catalogue (/api/layers), feature popups with Chinese field names, search, and a click that
-// locates the point and reports what is around it. The case panel (cases.js) and the appraisal
-// view (appraisal.js) share the page; with a staff key set, every same-origin /api/, /tiles/
-// and /styles/ request carries it, so staff layers and the live case layer appear.
+// locates the point and reports what is around it. The case panel (cases.js), the emergency
+// tab with the live shelter, station and alert layers (emergency.js) and the appraisal view
+// (appraisal.js) share the page; with a staff key set, every same-origin /api/, /tiles/ and
+// /styles/ request carries it, so staff layers and the live case layer appear.
 
 import { auth, needsKey, getJson, escapeHtml, $ } from "./api.js";
 import * as cases from "./cases.js";
 import * as appraisal from "./appraisal.js";
+import * as emergency from "./emergency.js";
 
 // Exposed for the browser test and for debugging in the console.
 window.gridlink = Object.assign(window.gridlink || {}, { map: null, ready: false, lastLocate: null, lastAround: null });
@@ -34,6 +36,8 @@ function legendFor(map, layerId) {
   for (const styleId of state.styleLayers.get(layerId) || []) {
     const layer = map.getLayer(styleId);
     if (!layer || layer.type === "symbol") continue;
+    const fixed = layer.metadata?.["gridlink:legend"];
+    if (fixed) return { colour: fixed, kind: layer.type };
     const property = { circle: "circle-color", line: "line-color", fill: "fill-color" }[layer.type];
     const colour = firstColour(map.getPaintProperty(styleId, property));
     if (colour) return { colour, kind: layer.type };
@@ -64,6 +68,8 @@ function buildLayerPanel(map) {
         setLayerVisible(map, layer.id, event.target.checked);
       });
       section.appendChild(row);
+      const live = emergency.legendHtml(layer.id);
+      if (live) section.insertAdjacentHTML("beforeend", live);
     }
     container.appendChild(section);
   }
@@ -84,7 +90,9 @@ function setLayerVisible(map, layerId, visible) {
 }
 
 function popupHtml(feature) {
-  const layerId = feature.sourceLayer;
+  const live = emergency.popupHtml(feature);
+  if (live) return live;
+  const layerId = feature.sourceLayer || feature.layer?.metadata?.["gridlink:layer"];
   const catalogueLayer = state.catalogue.layers.find((l) => l.id === layerId);
   const titles = state.fieldTitles.get(layerId) || new Map();
   const props = feature.properties || {};
@@ -100,12 +108,12 @@ function popupHtml(feature) {
   return `<strong>${escapeHtml(catalogueLayer?.title || layerId)}</strong><table>${rows}</table>`;
 }
 
-const TABS = ["layers", "info", "cases", "appraisal"];
+const TABS = ["layers", "info", "cases", "emergency", "appraisal"];
 
 function showTab(name) {
   document.querySelectorAll("#panel nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
   for (const tab of TABS) $(`#tab-${tab}`).hidden = tab !== name;
-  const wide = name === "cases" || name === "appraisal";
+  const wide = name === "cases" || name === "appraisal" || name === "emergency";
   const wasWide = document.body.classList.contains("wide-panel");
   const wasHidden = document.body.classList.contains("panel-hidden");
   document.body.classList.toggle("wide-panel", wide);
@@ -134,7 +142,7 @@ function renderLocate(result) {
   $("#locate").innerHTML = `<div data-cell="${escapeHtml(result.cell?.id)}">${html}</div>`;
 }
 
-function renderAround(report) {
+function renderAround(report, target = $("#around")) {
   const sections = report.sections || {};
   const list = (section, describe) =>
     section && section.features.length
@@ -162,7 +170,7 @@ function renderAround(report) {
   if (report.withheld?.length) {
     html += `<p class="hint">部分图层仅对工作人员开放。</p>`;
   }
-  $("#around").innerHTML = html;
+  target.innerHTML = html;
 }
 
 async function locateAndReport(lngLat) {
@@ -198,7 +206,9 @@ function setUpSearch(map) {
     } else if (item.lon != null) {
       map.flyTo({ center: [item.lon, item.lat], zoom: 16 });
     }
-    if (item.lon != null) locateAndReport({ lng: item.lon, lat: item.lat });
+    if (item.lon == null) return;
+    // In the emergency tab a search result is a way to place the incident.
+    if (!emergency.pickAt({ lng: item.lon, lat: item.lat })) locateAndReport({ lng: item.lon, lat: item.lat });
   };
   input.addEventListener("input", () => {
     clearTimeout(timer);
@@ -245,6 +255,7 @@ async function reloadForKey() {
   const map = window.gridlink.map;
   await loadCatalogue();
   if (map) map.setStyle("/styles/district.json", { diff: false });
+  emergency.onKeyChange();
 }
 
 async function main() {
@@ -268,6 +279,7 @@ async function main() {
 
   // Every (re)load of the style: index its layers, add the case layer, rebuild the panel.
   map.on("style.load", () => {
+    const live = emergency.addLayers(map);
     cases.addCaseLayers(map);
     state.styleLayers.clear();
     for (const layer of map.getStyle().layers) {
@@ -275,6 +287,12 @@ async function main() {
       if (!source || layer.source !== "gridlink") continue;
       if (!state.styleLayers.has(source)) state.styleLayers.set(source, []);
       state.styleLayers.get(source).push(layer.id);
+    }
+    // The live layers (shelters by free places, stations by level) stand in for the tile
+    // layers' circles, so the panel switches them instead.
+    for (const [layerId, swap] of Object.entries(live)) {
+      const ids = (state.styleLayers.get(layerId) || []).filter((id) => !swap.replace.includes(id));
+      state.styleLayers.set(layerId, [...swap.with, ...ids]);
     }
     for (const id of state.hidden) setLayerVisible(map, id, false);
     buildLayerPanel(map);
@@ -286,10 +304,21 @@ async function main() {
     });
   });
 
-  const clickable = () => map.getStyle().layers.filter((l) => (l.type === "circle" || l.type === "line") && l.source === "gridlink").map((l) => l.id);
+  const clickable = () => map.getStyle().layers
+    .filter((l) => (l.type === "circle" || l.type === "line") && (l.source === "gridlink" || l.metadata?.["gridlink:layer"]))
+    .filter((l) => (l.layout?.visibility ?? "visible") !== "none")
+    .map((l) => l.id);
   map.on("click", (event) => {
     if (cases.isReporting()) {
       cases.reportAt(event.lngLat);
+      return;
+    }
+    const features = map.queryRenderedFeatures(event.point, { layers: clickable() });
+    if (emergency.isActive()) {
+      if (features.length) {
+        new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(event.lngLat).setHTML(popupHtml(features[0])).addTo(map);
+      }
+      emergency.pickAt(event.lngLat, features);
       return;
     }
     const caseId = cases.caseIdAt(map, event.point);
@@ -297,7 +326,6 @@ async function main() {
       cases.openDetail(caseId);
       return;
     }
-    const features = map.queryRenderedFeatures(event.point, { layers: clickable() });
     if (features.length) {
       new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(event.lngLat).setHTML(popupHtml(features[0])).addTo(map);
     }
@@ -317,6 +345,7 @@ async function main() {
   });
   setUpSearch(map);
   appraisal.initAppraisal();
+  emergency.initEmergency(map, { showTab, renderAround });
   await cases.initCases(map, { showTab, reloadForKey });
 }
 

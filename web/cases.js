@@ -1,6 +1,7 @@
 // The case panel of the map page: the staff key, reporting a case by clicking the map, the
 // case list with filters, a case's detail with its history and one button per action the key
 // may take, live updates from /api/stream, and the case layer on the map (/tiles/cases/…).
+// The page's one EventSource lives here; other modules listen to it through onStream().
 
 import { auth, api, getJson, $, $$, escapeHtml, shortTime, fullTime, toast, ROLE_NAMES } from "./api.js";
 
@@ -623,6 +624,26 @@ function setStreamState(value) {
   showKeyStatus();
 }
 
+// Other modules' listeners on the shared stream (one EventSource for the page): `alert` and
+// `shelter` events with their parsed data, `ready` on every (re)connection, `lagged`.
+const streamListeners = new Map();
+const STREAM_EVENTS = ["alert", "shelter"];
+
+export function onStream(type, listener) {
+  if (!streamListeners.has(type)) streamListeners.set(type, new Set());
+  streamListeners.get(type).add(listener);
+}
+
+function emitStream(type, data) {
+  for (const listener of streamListeners.get(type) || []) {
+    try {
+      listener(data);
+    } catch (error) {
+      console.error(error);
+    }
+  }
+}
+
 function startStream() {
   stopStream();
   if (!auth.key) return;
@@ -637,7 +658,19 @@ function startStream() {
     loadList();
     if (cs.detail) refreshDetail(cs.detail.id);
     scheduleTileRefresh();
+    emitStream("ready", {});
   });
+  for (const type of STREAM_EVENTS) {
+    source.addEventListener(type, (event) => {
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      emitStream(type, data);
+    });
+  }
   source.addEventListener("case", (event) => {
     let c;
     try {
@@ -647,7 +680,10 @@ function startStream() {
     }
     onCaseChange(c);
   });
-  source.addEventListener("lagged", () => loadList());
+  source.addEventListener("lagged", () => {
+    loadList();
+    emitStream("lagged", {});
+  });
   source.onerror = () => {
     if (cs.stream !== source) return;
     setStreamState(source.readyState === EventSource.CLOSED ? "off" : "reconnecting");

@@ -40,8 +40,9 @@ macro_rules! on_pool {
     };
 }
 
-/// `?` → `$1, $2, …` (the SQL here never has `?` inside string literals).
-fn numbered(sql: &str) -> String {
+/// `?` → `$1, $2, …`: the back ends share SQL written with SQLite's placeholders, PostgreSQL
+/// gets them numbered (the SQL in gridlink never has `?` inside string literals).
+pub fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut n = 0;
     for c in sql.chars() {

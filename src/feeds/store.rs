@@ -18,26 +18,11 @@ use super::level::AlertLevel;
 use super::reading::Reading;
 use super::thresholds::FeedConfig;
 use crate::cases::CaseDb;
+use crate::cases::store::numbered;
 use sqlx::Row;
 
 /// Largest multi-row INSERT (5 values a row: 1,280 parameters, far below both back ends' limits).
 pub const INSERT_ROWS: usize = 256;
-
-/// `?` → `$1, $2, …` for PostgreSQL (the SQL here has no `?` inside literals).
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + sql.len() / 2);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// Runs `$body` with `$pool` bound to the pool and `$q` a function giving the back end's SQL.
 macro_rules! on_db {

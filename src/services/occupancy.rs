@@ -15,6 +15,7 @@
 //! `closed`, `full`); it is not derived from the headcount, so a manager can close a shelter
 //! that still has room (no water) or declare it full early (no more tents).
 
+use crate::cases::store::numbered;
 use crate::cases::{Actor, CaseDb};
 use crate::catalog::Role;
 use crate::spatial::{Layer, PropertyValue};
@@ -399,22 +400,6 @@ impl std::fmt::Debug for Occupancy {
             .field("loaded", &self.inner.loaded.initialized())
             .finish()
     }
-}
-
-/// `?` → `$1, $2, …` for PostgreSQL (the SQL here has no `?` inside literals).
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn sql(pg: bool, text: &str) -> Cow<'_, str> {

@@ -6,7 +6,12 @@
 // before the server starts) is set in the page, the case is filed and dispatched with the
 // page's buttons, the list row follows over the live stream (/api/stream) without a reload, a
 // case reported elsewhere appears live, the case layer draws it, and the appraisal view shows
-// the unit and exports CSV. Screenshots: test-artifacts/cases.png and appraisal.png.
+// the unit and exports CSV. Screenshots: test-artifacts/cases.png and appraisal.png. Last the
+// emergency tab: the live shelter and station layers stand in for the tile layers, a point is
+// picked on the map, a chlorine leak zone is drawn and its exposed protected targets listed
+// (as many as the API answers), the zone's people are allocated to shelters, a shelter report
+// recolours the shelter layer over the stream, and readings crossing a threshold raise an alert
+// that appears live in the alert list and colours the station. Screenshot: emergency.png.
 //
 // Run: node tests/browser/map.test.mjs   (scripts/test.sh does, after `cargo test`).
 // GRIDLINK_BIN picks the binary (default target/debug/gridlink).
@@ -147,6 +152,9 @@ async function run() {
 
     await testCases(page, url, key);
     assert.deepEqual(errors, [], "no errors in the page");
+
+    await testEmergency(page, url, key);
+    assert.deepEqual(errors, [], "no errors in the page");
   } finally {
     await browser.close();
     child.kill();
@@ -273,8 +281,159 @@ async function testCases(page, url, key) {
   await page.screenshot({ path: join(artifacts, "appraisal.png") });
 }
 
+// The map has fitted its box (the panel width changes with the tab) and drawn everything.
+const mapSettled = (page) =>
+  page.waitForFunction(() => {
+    const m = window.gridlink.map;
+    return Math.abs(m.getCanvas().getBoundingClientRect().width - document.querySelector("#map").getBoundingClientRect().width) < 1 && m.loaded() && !m.isMoving();
+  }, null, { timeout: 60_000 });
+
+async function testEmergency(page, url, key) {
+  step("emergency tab: shelters by free places and stations by level replace the tile circles");
+  await page.click('#panel nav button[data-tab="layers"]');
+  const shown = () => page.evaluate(() => window.gridlink.map.getLayoutProperty("shelters-live-circle", "visibility") ?? "visible");
+  assert.equal(await shown(), "visible");
+  await page.click('label.layer[data-layer="shelters"]');
+  assert.equal(await shown(), "none", "the panel switch hides the live shelter layer");
+  await page.click('label.layer[data-layer="shelters"]');
+  assert.equal(await shown(), "visible", "and shows it again");
+  assert.ok(await page.$('#tab-layers [data-legend="shelters"]') && await page.$('#tab-layers [data-legend="stations"]'), "legends of the live layers");
+  await page.click('#panel nav button[data-tab="emergency"]');
+  await page.waitForSelector("#tab-emergency:not([hidden])");
+  await page.waitForFunction(() => window.gridlink.alertsLoaded && window.gridlink.shelters && window.gridlink.stations, null, { timeout: 30_000 });
+  const live = await page.evaluate(() => {
+    const m = window.gridlink.map;
+    return {
+      tileShelters: m.getLayoutProperty("shelters-circle", "visibility"),
+      liveShelters: m.getLayoutProperty("shelters-live-circle", "visibility") ?? "visible",
+      liveStations: !!m.getLayer("stations-live-rain_gauges"),
+      shelters: m.querySourceFeatures("shelters-live").length,
+    };
+  });
+  const shelterList = await api(url, "/api/shelters");
+  assert.equal(live.tileShelters, "none", "the tile shelters are hidden");
+  assert.equal(live.liveShelters, "visible", "the live shelters are drawn");
+  assert.ok(live.liveStations, "the live station layer is there");
+  assert.ok(live.shelters > 0 && shelterList.count > 0, `live shelters loaded: ${live.shelters}`);
+
+  step("pick a point on the map; a leak zone of an unverified chemical warns");
+  const town = (await api(url, `/api/search?q=${encodeURIComponent("南桥镇")}&limit=1`)).results[0];
+  await page.evaluate(([lon, lat]) => window.gridlink.map.jumpTo({ center: [lon, lat], zoom: 14 }), [town.lon, town.lat]);
+  await mapSettled(page);
+  const spot = await page.evaluate(() => {
+    const r = window.gridlink.map.getCanvas().getBoundingClientRect();
+    return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+  });
+  await page.mouse.click(spot.x, spot.y);
+  await page.waitForSelector("#em-incident[data-lon]");
+  await page.evaluate(() => document.querySelector(".maplibregl-popup-close-button")?.click());
+  await page.click('#em-modes button[data-mode="zone"]');
+  await page.fill("#em-chemical-search", "氯");
+  await page.waitForSelector('#em-chemical option[value="hydrogen_chloride"]', { state: "attached" });
+  await page.selectOption("#em-chemical", "hydrogen_chloride");
+  await page.check('input[name="em-spill"][value="large"]');
+  await page.check('input[name="em-time"][value="night"]');
+  await page.fill("#em-wind-from", "0");
+  await page.fill("#em-wind-speed", "3");
+  assert.ok(await page.$eval("#em-wind-text", (e) => e.textContent.includes("北风")), "the compass hint names the wind");
+  await page.click("#em-run-zone");
+  await page.waitForSelector("#em-result-zone[data-ready]", { timeout: 30_000 });
+  const unverified = await page.evaluate(() => window.gridlink.lastHazmat);
+  assert.equal(unverified.verified, false, "hydrogen chloride's distances are not verified");
+  assert.ok(await page.$('#em-result-zone .unverified[data-verified="false"]'), "the page warns that the distances are unverified");
+
+  step("chlorine, large spill, night, wind from the north at 3 m/s: zones drawn, targets listed");
+  await page.waitForSelector('#em-chemical option[value="chlorine"]', { state: "attached" });
+  await page.selectOption("#em-chemical", "chlorine");
+  await page.click("#em-run-zone");
+  await page.waitForFunction(() => window.gridlink.lastHazmat?.chemical.id === "chlorine" && document.querySelector("#em-result-zone[data-ready]"), null, { timeout: 30_000 });
+  const sent = await page.evaluate(() => window.gridlink.lastHazmatRequest);
+  assert.equal(sent.chemical, "chlorine");
+  assert.equal(sent.spill, "large");
+  assert.equal(sent.time, "night");
+  assert.equal(sent.wind_from_deg, 0);
+  assert.equal(sent.wind_speed_ms, 3);
+  const expected = await api(url, "/api/hazmat/zone", { key, method: "POST", body: sent });
+  await mapSettled(page);
+  await page.waitForFunction(() => window.gridlink.map.queryRenderedFeatures({ layers: ["em-zones-fill"] }).length > 0, null, { timeout: 30_000 });
+  const drawn = await page.evaluate(() => [...new Set(window.gridlink.map.queryRenderedFeatures({ layers: ["em-zones-fill", "em-zones-line"] }).map((f) => f.properties.zone))].sort());
+  assert.deepEqual(drawn, ["isolation", "protective_action"], "both zones are drawn on the map");
+  assert.ok(await page.evaluate(() => window.gridlink.map.queryRenderedFeatures({ layers: ["em-wind-line", "em-wind-head"] }).length > 0), "the wind arrow is drawn");
+  const targets = await page.$$eval("#em-targets li", (lis) => lis.map((li) => li.dataset.id));
+  assert.ok(targets.length > 0, "exposed protected targets are listed");
+  assert.equal(targets.length, expected.exposure.protected_targets.count, "as many targets as the API answers");
+  assert.deepEqual(targets, expected.exposure.protected_targets.features.map((f) => f.id), "the same targets");
+  assert.ok(await page.$('#em-result-zone .verified[data-verified="true"]'), "chlorine's distances are marked verified");
+  assert.equal(await page.$eval('#em-result-zone [data-distance="isolation"]', (e) => Number(e.dataset.m)), expected.distances.isolation_m, "the isolation distance is shown");
+  assert.equal(await page.$eval('#em-result-zone [data-distance="protective"]', (e) => Number(e.dataset.m)), expected.distances.protective_action_m, "the protective action distance is shown");
+  const unsafe = await page.$$("#em-unsafe-shelters li");
+  assert.equal(unsafe.length, expected.exposure.shelters_in_zones.count, "the shelters not to use are listed");
+
+  step("allocate the people of the leak zone's villages to shelters outside the zones");
+  await page.click('#em-modes button[data-mode="alloc"]');
+  await page.check('input[name="em-alloc-source"][value="zone"]');
+  assert.equal(await page.$eval("#em-alloc-exclude", (e) => e.checked && !e.disabled), true, "the zones are excluded");
+  await page.click("#em-run-alloc");
+  await page.waitForSelector("#em-result-alloc[data-ready]", { timeout: 30_000 });
+  const allocSent = await page.evaluate(() => window.gridlink.lastAllocationRequest);
+  assert.ok(allocSent.area && allocSent.exclude, "the protective zone is the area, the zones are excluded");
+  const plan = await api(url, "/api/shelters/allocate", { method: "POST", body: allocSent });
+  const rows = await page.$$eval("#em-assignments tbody tr", (trs) => trs.map((tr) => tr.dataset.shelter));
+  assert.ok(rows.length > 0, "assignments are listed");
+  assert.deepEqual(rows, plan.assignments.map((a) => a.shelter), "the assignments the API plans");
+  assert.equal(await page.$eval("#em-alloc-unplaced", (e) => e.textContent.replace(/\D/g, "")), String(plan.unplaced), "unplaced people shown");
+  await mapSettled(page);
+  await page.waitForFunction(() => window.gridlink.map.queryRenderedFeatures({ layers: ["em-alloc-line"] }).length > 0, null, { timeout: 30_000 });
+
+  step("a shelter manager's report recolours the live shelter layer over the stream");
+  const shelter = shelterList.features.find((f) => f.properties.status === "open" && f.properties.free > 0);
+  await api(url, `/api/shelters/${shelter.id}`, { key, method: "PATCH", body: { occupancy: shelter.properties.capacity } });
+  await page.waitForFunction(
+    (id) => window.gridlink.shelters.features.some((f) => f.id === id && f.properties.free === 0),
+    shelter.id,
+    { timeout: 30_000 },
+  );
+  assert.ok(await page.evaluate(() => window.gridlink.shelterEvents > 0), "the change came as a shelter event");
+
+  step("readings crossing a threshold raise an alert: listed live, toasted, station coloured");
+  const stations = await api(url, "/api/feeds/latest?format=geojson");
+  const gauge = stations.features.find((f) => f.properties.role === "rain_gauge" && !f.properties.level);
+  const now = Date.now();
+  const readings = [
+    { station: gauge.id, time: new Date(now - 20 * 60_000).toISOString(), kind: "rain_1h", value: 8 },
+    { station: gauge.id, time: new Date(now - 60_000).toISOString(), kind: "rain_1h", value: 62.5 },
+  ];
+  const ingest = await api(url, "/api/feeds/readings", { key, method: "POST", body: readings });
+  assert.equal(ingest.accepted, 2, JSON.stringify(ingest));
+  assert.equal(ingest.alerts.length, 1, "one alert raised");
+  const alert = ingest.alerts[0];
+  assert.equal(alert.level, "orange");
+  const item = `#em-alerts li[data-alert-id="${alert.id}"]`;
+  await page.waitForSelector(item, { timeout: 30_000 });
+  await page.waitForFunction((name) => [...document.querySelectorAll(".toast")].some((t) => t.textContent.includes(name)), alert.station_name);
+  assert.equal(await page.$eval(`${item} [data-villages]`, (e) => Number(e.dataset.villages)), alert.villages.length, "nearby villages counted");
+  assert.equal(await page.$eval(`${item} [data-flood-points]`, (e) => Number(e.dataset.floodPoints)), alert.flood_points.length, "nearby flood points counted");
+  await page.waitForFunction(
+    (id) => window.gridlink.map.querySourceFeatures("stations-live").some((f) => f.properties.station === id && f.properties.level === "orange"),
+    gauge.id,
+    { timeout: 30_000 },
+  );
+  await mapSettled(page);
+  await page.screenshot({ path: join(artifacts, "emergency.png") });
+  await page.click(item);
+  await page.waitForFunction((id) => window.gridlink.map.getFeatureState({ source: "stations-live", id }).selected === true, gauge.id);
+  await mapSettled(page);
+
+  step("清除 clears the drawings");
+  await page.click("#em-clear");
+  await mapSettled(page);
+  const left = await page.evaluate(() => window.gridlink.map.queryRenderedFeatures({ layers: ["em-zones-fill", "em-alloc-line", "em-wind-line"] }).length);
+  assert.equal(left, 0, "no zone, wind or allocation drawing left");
+  assert.equal(await page.$("#em-targets"), null, "the lists are cleared");
+}
+
 run().then(
-  () => console.log("browser test passed (screenshots: test-artifacts/map.png, cases.png, appraisal.png)"),
+  () => console.log("browser test passed (screenshots: test-artifacts/map.png, cases.png, appraisal.png, emergency.png)"),
   (error) => {
     console.error(`browser test FAILED: ${error.stack || error}`);
     process.exit(1);
