@@ -45,7 +45,7 @@ cat target/bench-tiles-z14.txt target/bench-tiles-z15.txt > target/bench-tiles-z
 echo "tiles with content: z14–z15 $(wc -l < target/bench-tiles-z14-15.txt), z15 $(wc -l < target/bench-tiles-z15.txt)"
 
 port=18191
-"$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --tile-cache-mb 0 >target/bench-tiles-gridlink.log 2>&1 &
+"$bin" serve --data-dir "$data" --database "sqlite:$(mktemp -d -t gridlink-tiles.XXXXXX)/cases.sqlite" --listen "127.0.0.1:$port" --tile-cache-mb 0 >target/bench-tiles-gridlink.log 2>&1 &
 gridlink_pid=$!
 cat > target/bench-martin.yaml <<YAML
 listen_addresses: '127.0.0.1:3091'
