@@ -921,3 +921,21 @@ async fn servers_sharing_postgresql_see_each_others_changes() {
     assert_eq!(change.kind, "created");
     assert_eq!(b.dots().len(), 1, "B's case layer has it too");
 }
+
+#[tokio::test]
+async fn the_health_check_probes_the_database() {
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let (code, body) = app.call("GET", "/healthz", None, None).await;
+        assert_eq!(code, StatusCode::OK);
+        let expected = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        assert_eq!(body["database"], json!({"backend": expected, "ok": true}));
+        app.service.db.close().await;
+        let (code, body) = app.call("GET", "/healthz", None, None).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["status"], "degraded");
+    }
+}

@@ -602,6 +602,14 @@ impl CaseDb {
         })
     }
 
+    /// Answers when the database does (the health check's probe).
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, "SELECT 1", |pool, sql| {
+            sqlx::query(&sql).execute(pool).await?;
+            Ok(())
+        })
+    }
+
     pub async fn close(&self) {
         match self {
             CaseDb::Sqlite(p) => p.close().await,

@@ -1,17 +1,36 @@
-//! `/healthz`: is the server up, and what has it loaded.
+//! `/healthz`: is the server up, what has it loaded, and does its database answer — a load
+//! balancer takes a server whose database is gone (503) out of rotation.
 
 use super::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = state.store.snapshot();
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "layers": store.layers().len(),
-        "features": store.feature_count(),
-        "load_ms": (store.load_time.as_secs_f64() * 1000.0).round(),
-    }))
+    let database = match &state.cases {
+        None => Value::Null,
+        Some(cases) => match cases.db.ping().await {
+            Ok(()) => json!({"backend": cases.db.backend(), "ok": true}),
+            Err(e) => json!({"backend": cases.db.backend(), "ok": false, "error": e.to_string()}),
+        },
+    };
+    let healthy = database.get("ok").is_none_or(|ok| ok == true);
+    let status = if healthy { "ok" } else { "degraded" };
+    (
+        if healthy {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(json!({
+            "status": status,
+            "version": env!("CARGO_PKG_VERSION"),
+            "layers": store.layers().len(),
+            "features": store.feature_count(),
+            "load_ms": (store.load_time.as_secs_f64() * 1000.0).round(),
+            "database": database,
+        })),
+    )
 }
