@@ -276,11 +276,9 @@ impl CaseDb {
         const TEXT: &str = "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE case_id = ? ORDER BY id";
         on_pool!(self, TEXT, |pool, sql| {
             let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(event_from_row!(row));
-            }
-            Ok(out)
+            rows.iter()
+                .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
+                .collect()
         })
     }
 
@@ -293,11 +291,9 @@ impl CaseDb {
                 .bind(to)
                 .fetch_all(pool)
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(event_from_row!(row));
-            }
-            Ok(out)
+            rows.iter()
+                .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
+                .collect()
         })
     }
 
@@ -317,11 +313,9 @@ impl CaseDb {
                 query = query.bind(*id);
             }
             let rows = query.fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(event_from_row!(row));
-            }
-            Ok(out)
+            rows.iter()
+                .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
+                .collect()
         })
     }
 
@@ -494,11 +488,9 @@ impl CaseDb {
                 .bind(bbox[3])
                 .fetch_all(pool)
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(case_from_row!(row));
-            }
-            Ok(out)
+            rows.iter()
+                .map(|row| -> Result<Case> { Ok(case_from_row!(row)) })
+                .collect()
         })
     }
 
@@ -513,11 +505,9 @@ impl CaseDb {
                 .bind(now)
                 .fetch_all(pool)
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(case_from_row!(row));
-            }
-            Ok(out)
+            rows.iter()
+                .map(|row| -> Result<Case> { Ok(case_from_row!(row)) })
+                .collect()
         })
     }
 
@@ -526,11 +516,9 @@ impl CaseDb {
         let text = format!("SELECT {CASE_COLUMNS} FROM cases ORDER BY id");
         on_pool!(self, &text, |pool, sql| {
             let rows = sqlx::query(&sql).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(case_from_row!(row));
-            }
-            Ok(out)
+            rows.iter()
+                .map(|row| -> Result<Case> { Ok(case_from_row!(row)) })
+                .collect()
         })
     }
 
