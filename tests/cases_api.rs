@@ -6,7 +6,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::cases::{
-    BACKENDS, Backend, CaseApp, START_MS, TEST_CLASS, TEST_POINT, case_app, routed_unit,
+    BACKENDS, Backend, CaseApp, EventStream, START_MS, TEST_CLASS, TEST_POINT, case_app,
+    routed_unit,
 };
 use gridlink::cases::{Action, Status, workflow};
 use serde_json::{Value, json};
@@ -802,39 +803,18 @@ async fn staff_layers_need_a_key_everywhere() {
 
 #[tokio::test]
 async fn changes_stream_live_and_cases_show_in_tiles() {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let app = case_app(Backend::Sqlite).await;
-    let request = axum::http::Request::get(format!("/api/stream?key={}", app.keys.dispatcher))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = app.app().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
-    let mut body = response.into_body();
-    let mut next_text = async || -> String {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
-            .await
-            .expect("an event within 5 s")
-            .expect("stream open")
-            .expect("frame");
-        String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
-    };
-    assert!(next_text().await.contains("event: ready"));
+    let mut stream = EventStream::open(app.app(), &app.keys.dispatcher).await;
+    assert!(stream.next_text().await.contains("event: ready"));
     let id = app.report().await;
-    let created = next_text().await;
+    let created = stream.next_text().await;
     assert!(
         created.contains("event: case") && created.contains("\"change\":\"created\""),
         "{created}"
     );
     app.act(id, &app.keys.dispatcher, json!({"action": "file"}))
         .await;
-    let filed = next_text().await;
+    let filed = stream.next_text().await;
     assert!(
         filed.contains("\"change\":\"file\"") && filed.contains("\"status\":\"filed\""),
         "{filed}"

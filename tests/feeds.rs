@@ -8,7 +8,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::cases::{BACKENDS, Backend, CaseApp, START_MS, case_app};
+use common::cases::{BACKENDS, Backend, CaseApp, EventStream, START_MS, case_app};
 use gridlink::catalog::Role;
 use gridlink::cli::replay::{HttpClient, Options, Recording, replay};
 use gridlink::feeds::{FeedConfig, FeedService};
@@ -713,31 +713,16 @@ async fn latest_values_as_geojson_colour_every_station() {
 
 #[tokio::test]
 async fn alerts_are_pushed_on_the_stream() {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let app = feed_app(Backend::Sqlite).await;
-    let request = Request::get(format!("/api/stream?key={}", app.keys.supervisor))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.app().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    let mut next_text = async || -> String {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
-            .await
-            .expect("an event within 5 s")
-            .expect("stream open")
-            .expect("frame");
-        String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
-    };
-    assert!(next_text().await.contains("event: ready"));
+    let mut stream = EventStream::open(app.app(), &app.keys.supervisor).await;
+    assert!(stream.next_text().await.contains("event: ready"));
     let gauge = station_of(Role::RainGauge, 5);
     post_json(
         &app,
         json!([reading(&gauge, START_MS - 20 * MINUTE, "rain_3h", 104.0)]),
     )
     .await;
-    let raised = next_text().await;
+    let raised = stream.next_text().await;
     assert!(raised.contains("event: alert"), "{raised}");
     assert!(raised.contains("\"change\":\"raised\"") && raised.contains("\"level\":\"red\""));
     assert!(raised.contains(&gauge));
@@ -746,7 +731,7 @@ async fn alerts_are_pushed_on_the_stream() {
         json!([reading(&gauge, START_MS - 5 * MINUTE, "rain_3h", 12.0)]),
     )
     .await;
-    let ended = next_text().await;
+    let ended = stream.next_text().await;
     assert!(
         ended.contains("event: alert") && ended.contains("\"change\":\"ended\""),
         "{ended}"

@@ -53,25 +53,23 @@ pub fn appraise(
     events: &[Event],
     open_overdue: &[String],
 ) -> Vec<UnitAppraisal> {
-    let mut rows: HashMap<&str, UnitAppraisal> = units
+    // Each unit's row, with the summed dispatch-to-feedback time and its count beside it.
+    let mut rows: HashMap<&str, (UnitAppraisal, i64, u64)> = units
         .iter()
         .map(|u| {
-            (
-                u.code.as_str(),
-                UnitAppraisal {
-                    unit: u.code.clone(),
-                    name: u.name.clone(),
-                    unit_type: u.unit_type.clone(),
-                    level: u.level.to_string(),
-                    ..Default::default()
-                },
-            )
+            let row = UnitAppraisal {
+                unit: u.code.clone(),
+                name: u.name.clone(),
+                unit_type: u.unit_type.clone(),
+                level: u.level.to_string(),
+                ..Default::default()
+            };
+            (u.code.as_str(), (row, 0, 0))
         })
         .collect();
-    let mut handling_ms: HashMap<&str, (i64, u64)> = HashMap::new();
     for e in events {
         let Some(unit) = case_unit(e) else { continue };
-        let Some(row) = rows.get_mut(unit) else {
+        let Some((row, handling_ms, handled_timed)) = rows.get_mut(unit) else {
             continue;
         };
         match e.action.as_str() {
@@ -88,9 +86,8 @@ pub fn appraise(
                     row.overdue += 1;
                 }
                 if let Some(from) = e.data.get("dispatched_at").and_then(|v| v.as_i64()) {
-                    let entry = handling_ms.entry(row_key(units, unit)).or_default();
-                    entry.0 += e.at - from;
-                    entry.1 += 1;
+                    *handling_ms += e.at - from;
+                    *handled_timed += 1;
                 }
             }
             "return" => row.returned += 1,
@@ -100,32 +97,23 @@ pub fn appraise(
         }
     }
     for unit in open_overdue {
-        if let Some(row) = rows.get_mut(unit.as_str()) {
+        if let Some((row, _, _)) = rows.get_mut(unit.as_str()) {
             row.overdue += 1;
         }
     }
     let mut out: Vec<UnitAppraisal> = units
         .iter()
         .filter_map(|u| rows.remove(u.code.as_str()))
-        .map(|mut row| {
+        .map(|(mut row, ms, n)| {
             row.on_time_rate = ratio(row.handled_on_time, row.received);
             row.closure_rate = ratio(row.closed, row.received);
-            row.mean_handling_h = handling_ms
-                .get(row.unit.as_str())
-                .map(|&(ms, n)| (ms as f64 / n as f64 / 3_600_000.0 * 100.0).round() / 100.0);
+            row.mean_handling_h =
+                (n > 0).then(|| (ms as f64 / n as f64 / 3_600_000.0 * 100.0).round() / 100.0);
             row
         })
         .collect();
     out.sort_by(|a, b| b.received.cmp(&a.received).then(a.unit.cmp(&b.unit)));
     out
-}
-
-/// The `&str` for a unit code that lives as long as `units` (the map is keyed by it).
-fn row_key<'a>(units: &'a [UnitInfo], code: &str) -> &'a str {
-    units
-        .iter()
-        .find(|u| u.code == code)
-        .map_or("", |u| u.code.as_str())
 }
 
 /// The appraisal as CSV (UTF-8 with a BOM, so Excel opens the Chinese names correctly).

@@ -72,15 +72,26 @@ impl Status {
 
     /// Rejected and closed cases are finished; everything else is open (Open311 `open`).
     pub fn is_open(self) -> bool {
-        !matches!(self, Status::Rejected | Status::Closed)
+        !Status::FINISHED.contains(&self)
     }
+
+    pub const FINISHED: [Status; 2] = [Status::Rejected, Status::Closed];
 
     /// A unit is on the clock: the deadline applies and can be missed.
     pub fn is_on_clock(self) -> bool {
-        matches!(
-            self,
-            Status::Dispatched | Status::InProgress | Status::Reopened
-        )
+        Status::ON_CLOCK.contains(&self)
+    }
+
+    pub const ON_CLOCK: [Status; 3] = [Status::Dispatched, Status::InProgress, Status::Reopened];
+
+    /// A quoted SQL list of statuses, e.g. `'dispatched', 'in_progress'` (names are fixed
+    /// identifiers, never user input).
+    pub fn sql_list(statuses: &[Status]) -> String {
+        statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -285,11 +296,22 @@ pub struct Case {
 impl Case {
     /// Overdue now: on the clock past its deadline, or handled after it.
     pub fn is_overdue(&self, now: i64) -> bool {
-        match self.deadline {
-            None => false,
-            Some(deadline) if self.status.is_on_clock() => now > deadline,
-            Some(deadline) => self.handled_at.is_some_and(|h| h > deadline),
-        }
+        is_overdue(self.status, self.deadline, self.handled_at, now)
+    }
+}
+
+/// Overdue at `now`: on the clock past the deadline, or handled after it. (The list query's
+/// `overdue` filter in `store.rs` says the same in SQL.)
+pub fn is_overdue(
+    status: Status,
+    deadline: Option<i64>,
+    handled_at: Option<i64>,
+    now: i64,
+) -> bool {
+    match deadline {
+        None => false,
+        Some(deadline) if status.is_on_clock() => now > deadline,
+        Some(deadline) => handled_at.is_some_and(|h| h > deadline),
     }
 }
 

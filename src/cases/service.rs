@@ -103,11 +103,7 @@ impl CaseDot {
     }
 
     pub fn is_overdue(&self, now: i64) -> bool {
-        match self.deadline {
-            None => false,
-            Some(d) if self.status.is_on_clock() => now > d,
-            Some(d) => self.handled_at.is_some_and(|h| h > d),
-        }
+        super::model::is_overdue(self.status, self.deadline, self.handled_at, now)
     }
 }
 

@@ -410,7 +410,10 @@ impl CaseDb {
             numbers.extend([Bind::Real(w), Bind::Real(e), Bind::Real(s), Bind::Real(n)]);
         }
         if let Some(now) = f.overdue_at {
-            clauses.push("deadline IS NOT NULL AND ((status IN ('dispatched', 'in_progress', 'reopened') AND deadline < ?) OR (handled_at IS NOT NULL AND handled_at > deadline))".into());
+            clauses.push(format!(
+                "deadline IS NOT NULL AND ((status IN ({}) AND deadline < ?) OR (handled_at IS NOT NULL AND handled_at > deadline))",
+                Status::sql_list(&Status::ON_CLOCK)
+            ));
             numbers.push(Bind::Int(now));
         }
         if let Some(s) = f.supervised {
@@ -477,7 +480,8 @@ impl CaseDb {
     /// Open cases of `class` inside a lon/lat box (the duplicate hint narrows it by distance).
     pub async fn open_in_box(&self, class: &str, bbox: [f64; 4]) -> Result<Vec<Case>> {
         let text = format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE class = ? AND status NOT IN ('closed', 'rejected') AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ? ORDER BY id LIMIT 100"
+            "SELECT {CASE_COLUMNS} FROM cases WHERE class = ? AND status NOT IN ({}) AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ? ORDER BY id LIMIT 100",
+            Status::sql_list(&Status::FINISHED)
         );
         on_pool!(self, &text, |pool, sql| {
             let rows = sqlx::query(&sql)
@@ -497,7 +501,8 @@ impl CaseDb {
     /// Cases on the clock past their deadline that the sweep has not flagged yet.
     pub async fn newly_overdue(&self, now: i64) -> Result<Vec<Case>> {
         let text = format!(
-            "SELECT {CASE_COLUMNS} FROM cases WHERE overdue = ? AND status IN ('dispatched', 'in_progress', 'reopened') AND deadline < ? ORDER BY id LIMIT 1000"
+            "SELECT {CASE_COLUMNS} FROM cases WHERE overdue = ? AND status IN ({}) AND deadline < ? ORDER BY id LIMIT 1000",
+            Status::sql_list(&Status::ON_CLOCK)
         );
         on_pool!(self, &text, |pool, sql| {
             let rows = sqlx::query(&sql)

@@ -4,7 +4,7 @@ use super::auth::Caller;
 use super::cases::service;
 use super::params::Params;
 use super::{ApiError, AppState};
-use crate::cases::clock::{parse_time, rfc3339};
+use crate::cases::clock::rfc3339;
 use crate::catalog::Level;
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -23,19 +23,8 @@ pub async fn appraisal(
     let cases = service(&state)?;
     let params = Params::parse(query.as_deref());
     let now = cases.clock.now();
-    let time = |name: &str, default: i64| -> Result<i64, ApiError> {
-        match params.get(name).filter(|s| !s.is_empty()) {
-            None => Ok(default),
-            Some(raw) => parse_time(raw).ok_or_else(|| {
-                ApiError::invalid(
-                    name,
-                    format!("{name} must be RFC 3339 or YYYY-MM-DD, got {raw:?}"),
-                )
-            }),
-        }
-    };
-    let to = time("to", now + 1)?;
-    let from = time("from", to - 30 * DAY_MS)?;
+    let to = params.time("to")?.unwrap_or(now + 1);
+    let from = params.time("from")?.unwrap_or(to - 30 * DAY_MS);
     if from >= to {
         return Err(ApiError::invalid("from", "from must be before to"));
     }

@@ -25,9 +25,7 @@ impl Caller {
             ))
         }
     }
-}
 
-impl Caller {
     /// Refuses callers who may not see staff-only layers: reports built from them (leak zones)
     /// follow the layers' rule, so `--expose-staff-layers` opens them on a closed network too.
     pub fn require_staff_view(&self) -> Result<(), ApiError> {

@@ -108,6 +108,29 @@ struct Line<'a> {
     error: Option<ErrorOut<'a>>,
 }
 
+impl<'a> Line<'a> {
+    /// A row that could not be answered: its id and position, and why.
+    fn failed(id: &'a str, position: Position, e: &'a ApiError) -> Self {
+        Line {
+            id,
+            position,
+            cell: None,
+            village: None,
+            town: None,
+            beat: None,
+            ambiguous: None,
+            candidates: Vec::new(),
+            unit: None,
+            basis: None,
+            error: Some(ErrorOut {
+                code: e.code,
+                message: &e.message,
+                field: e.field.as_deref(),
+            }),
+        }
+    }
+}
+
 const CSV_HEADER: &str =
     "id,position,cell,village,town,beat,ambiguous,candidates,unit,basis,error_code,error\n";
 
@@ -257,22 +280,7 @@ impl Batch {
                 }
                 Some(e) => {
                     tally.errors += 1;
-                    line = Line {
-                        cell: None,
-                        village: None,
-                        town: None,
-                        beat: None,
-                        ambiguous: None,
-                        candidates: Vec::new(),
-                        unit: None,
-                        basis: None,
-                        error: Some(ErrorOut {
-                            code: e.code,
-                            message: &e.message,
-                            field: e.field.as_deref(),
-                        }),
-                        ..line
-                    };
+                    line = Line::failed(line.id, line.position, e);
                 }
             }
             write_line(&mut out, self.output, &line);
@@ -285,23 +293,7 @@ impl Batch {
         for row in rows {
             tally.points += 1;
             tally.errors += 1;
-            let line = Line {
-                id: &row.id,
-                position: row.position,
-                cell: None,
-                village: None,
-                town: None,
-                beat: None,
-                ambiguous: None,
-                candidates: Vec::new(),
-                unit: None,
-                basis: None,
-                error: Some(ErrorOut {
-                    code: e.code,
-                    message: &e.message,
-                    field: e.field.as_deref(),
-                }),
-            };
+            let line = Line::failed(&row.id, row.position, &e);
             write_line(&mut out, self.output, &line);
         }
         Bytes::from(out)

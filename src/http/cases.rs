@@ -3,7 +3,7 @@
 use super::auth::Caller;
 use super::params::Params;
 use super::{ApiError, AppState};
-use crate::cases::clock::{parse_time, rfc3339};
+use crate::cases::clock::rfc3339;
 use crate::cases::service::{ActionRequest, Report, unit_name};
 use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};
 use axum::Json;
@@ -157,21 +157,6 @@ fn statuses(raw: &str) -> Result<Vec<Status>, ApiError> {
         .collect()
 }
 
-fn time_param(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
-    params
-        .get(name)
-        .filter(|s| !s.is_empty())
-        .map(|raw| {
-            parse_time(raw).ok_or_else(|| {
-                ApiError::invalid(
-                    name,
-                    format!("{name} must be RFC 3339 or YYYY-MM-DD, got {raw:?}"),
-                )
-            })
-        })
-        .transpose()
-}
-
 fn flag(params: &Params, name: &str) -> Result<Option<bool>, ApiError> {
     match params.get(name) {
         None | Some("") => Ok(None),
@@ -243,8 +228,8 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
         bbox,
         overdue_at: flag(params, "overdue")?.filter(|o| *o).map(|_| now),
         supervised: flag(params, "supervised")?,
-        from: time_param(params, "from")?,
-        to: time_param(params, "to")?,
+        from: params.time("from")?,
+        to: params.time("to")?,
         ids: Vec::new(),
         limit,
         offset,
@@ -278,6 +263,16 @@ fn case_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
         ApiError::invalid("id", format!("a case id is a positive number, got {raw:?}"))
     })
+}
+
+/// What the caller may do with the case now (the web page's buttons).
+fn available_actions(caller: &Caller, case: &Case) -> Value {
+    json!(
+        workflow::available(&caller.actor, case)
+            .iter()
+            .map(|a| json!({"action": a.as_str(), "name": a.name_zh()}))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// `GET /api/cases/{id}`: the case, its history and what the caller may do with it now.
@@ -319,12 +314,7 @@ pub async fn get(
         obj.insert("history".into(), json!(history));
         obj.insert(
             "available_actions".into(),
-            json!(
-                workflow::available(&caller.actor, &case)
-                    .iter()
-                    .map(|a| json!({"action": a.as_str(), "name": a.name_zh()}))
-                    .collect::<Vec<_>>()
-            ),
+            available_actions(&caller, &case),
         );
     }
     Ok(Json(out).into_response())
@@ -349,12 +339,7 @@ pub async fn act(
     if let Some(obj) = out.as_object_mut() {
         obj.insert(
             "available_actions".into(),
-            json!(
-                workflow::available(&caller.actor, &after)
-                    .iter()
-                    .map(|a| json!({"action": a.as_str(), "name": a.name_zh()}))
-                    .collect::<Vec<_>>()
-            ),
+            available_actions(&caller, &after),
         );
     }
     Ok(Json(out).into_response())

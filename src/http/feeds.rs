@@ -5,7 +5,7 @@
 use super::auth::Caller;
 use super::params::Params;
 use super::{ApiError, AppState};
-use crate::cases::clock::{parse_time, rfc3339};
+use crate::cases::clock::rfc3339;
 use crate::feeds::reading::{parse_csv, parse_json};
 use crate::feeds::{Alert, AlertFilter, AlertLevel, FeedService};
 use axum::Json;
@@ -311,17 +311,6 @@ pub async fn alerts(
     caller.require_staff()?;
     let feeds = service(&state)?;
     let params = Params::parse(query.as_deref());
-    let time = |name: &str| -> Result<Option<i64>, ApiError> {
-        match params.get(name).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(raw) => parse_time(raw).map(Some).ok_or_else(|| {
-                ApiError::invalid(
-                    name,
-                    format!("{name} must be RFC 3339 or YYYY-MM-DD, got {raw:?}"),
-                )
-            }),
-        }
-    };
     let min_level = match params.get("level").filter(|s| !s.is_empty()) {
         None => None,
         Some(raw) => Some(AlertLevel::parse(raw).ok_or_else(|| {
@@ -352,8 +341,8 @@ pub async fn alerts(
         }
     }
     let filter = AlertFilter {
-        since: time("since")?,
-        until: time("until")?,
+        since: params.time("since")?,
+        until: params.time("until")?,
         min_level,
         active,
         station: params

@@ -99,6 +99,22 @@ impl Params {
         }
     }
 
+    /// A time: RFC 3339 or a bare date (midnight UTC), as Unix milliseconds; absent or empty
+    /// is `None`.
+    pub fn time(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name)
+            .filter(|s| !s.is_empty())
+            .map(|raw| {
+                crate::cases::clock::parse_time(raw).ok_or_else(|| {
+                    ApiError::invalid(
+                        name,
+                        format!("{name} must be RFC 3339 or YYYY-MM-DD, got {raw:?}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// `lon` and `lat` (in `crs`), validated and converted to WGS84.
     pub fn point(&self) -> Result<(Coord<f64>, Crs), ApiError> {
         let crs = self.crs()?;

@@ -334,11 +334,9 @@ impl PolygonLocator {
         self.edge_distance2(polygon, self.plane.project(p)).sqrt() * self.plane.metres_per_unit
     }
 
-    /// Every polygon within `tolerance_m` of `p` (containing it, or with an edge that close),
-    /// with its distance (0 for the containing one), nearest first.
-    pub fn within(&self, p: Coord<f64>, tolerance_m: f64) -> Vec<(u32, f64)> {
-        let q = self.plane.project(p);
-        let r = tolerance_m / self.plane.metres_per_unit;
+    /// Every polygon listed in a bucket that the square of half-side `r` (plane units) around
+    /// `q` touches, each once, in index order.
+    fn candidates_near(&self, q: [f64; 2], r: f64) -> SmallVec<[u32; 16]> {
         let (ax, ay, bx, by) = self.bucket_range_plane([q[0] - r, q[1] - r], [q[0] + r, q[1] + r]);
         let mut candidates: SmallVec<[u32; 16]> = SmallVec::new();
         for j in ay..=by {
@@ -357,6 +355,15 @@ impl PolygonLocator {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        candidates
+    }
+
+    /// Every polygon within `tolerance_m` of `p` (containing it, or with an edge that close),
+    /// with its distance (0 for the containing one), nearest first.
+    pub fn within(&self, p: Coord<f64>, tolerance_m: f64) -> Vec<(u32, f64)> {
+        let q = self.plane.project(p);
+        let r = tolerance_m / self.plane.metres_per_unit;
+        let candidates = self.candidates_near(q, r);
         let r2 = r * r;
         let mut found: Vec<(u32, f64)> = Vec::with_capacity(candidates.len().min(4));
         for c in candidates {
@@ -384,24 +391,7 @@ impl PolygonLocator {
     ) -> SmallVec<[(u32, f64); 4]> {
         let q = self.plane.project(p);
         let r = tolerance_m / self.plane.metres_per_unit;
-        let (ax, ay, bx, by) = self.bucket_range_plane([q[0] - r, q[1] - r], [q[0] + r, q[1] + r]);
-        let mut candidates: SmallVec<[u32; 16]> = SmallVec::new();
-        for j in ay..=by {
-            for i in ax..=bx {
-                match self.slots[j * self.nx + i] {
-                    EMPTY => {}
-                    slot if slot & PURE != 0 => candidates.push(slot & !PURE),
-                    start => {
-                        let len = self.lists[start as usize] as usize;
-                        candidates.extend_from_slice(
-                            &self.lists[start as usize + 1..start as usize + 1 + len],
-                        );
-                    }
-                }
-            }
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
+        let candidates = self.candidates_near(q, r);
         let r2 = r * r;
         let mut found: SmallVec<[(u32, f64); 4]> = candidates
             .into_iter()

@@ -274,3 +274,41 @@ impl CaseApp {
         &self.keys.units[1].1
     }
 }
+
+/// A live `/api/stream` opened through the router, read one SSE frame at a time.
+pub struct EventStream {
+    body: axum::body::Body,
+}
+
+impl EventStream {
+    /// Opens the stream with `?key=` (as browsers' EventSource does); panics unless it is 200
+    /// `text/event-stream`.
+    pub async fn open(app: axum::Router, key: &str) -> EventStream {
+        use tower::ServiceExt;
+        let request = Request::get(format!("/api/stream?key={key}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        EventStream {
+            body: response.into_body(),
+        }
+    }
+
+    /// The next frame's text; panics if none arrives within 5 s.
+    pub async fn next_text(&mut self) -> String {
+        use http_body_util::BodyExt;
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), self.body.frame())
+            .await
+            .expect("an event within 5 s")
+            .expect("stream open")
+            .expect("frame");
+        String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+    }
+}
