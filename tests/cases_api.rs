@@ -874,8 +874,10 @@ async fn servers_sharing_postgresql_see_each_others_changes() {
         .await
         .unwrap();
     let mut b_changes = b.subscribe();
-    // Give B's listener a moment to LISTEN before A speaks.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // B must LISTEN before A speaks.
+    tokio::time::timeout(std::time::Duration::from_secs(10), b.fanout_ready())
+        .await
+        .expect("B listens within 10 s");
     let report = gridlink::cases::Report {
         class: TEST_CLASS.into(),
         lon: TEST_POINT.0,

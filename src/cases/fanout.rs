@@ -51,6 +51,7 @@ pub fn listen(service: CaseService) {
                     if let Err(e) = listener.listen(CHANNEL).await {
                         tracing::warn!("LISTEN {CHANNEL} failed: {e}");
                     } else {
+                        service.mark_fanout_ready();
                         while let Ok(notification) = listener.recv().await {
                             let Ok(notice) = serde_json::from_str::<Notice>(notification.payload())
                             else {

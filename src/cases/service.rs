@@ -118,6 +118,8 @@ pub struct CaseService {
     keys: moka::sync::Cache<String, Option<Actor>>,
     /// This server's name in PostgreSQL change notices.
     instance: Arc<str>,
+    /// True once this server LISTENs for other servers' changes (PostgreSQL only).
+    fanout_ready: tokio::sync::watch::Sender<bool>,
 }
 
 /// A stored report and the open cases of its class within [`DUPLICATE_RADIUS_M`].
@@ -149,9 +151,22 @@ impl CaseService {
                 .time_to_live(std::time::Duration::from_secs(30))
                 .build(),
             instance: hex::encode(instance).into(),
+            fanout_ready: tokio::sync::watch::Sender::new(false),
         };
         super::fanout::listen(service.clone());
         Ok(service)
+    }
+
+    /// Waits until this server hears other servers' changes (returns at once on SQLite, where
+    /// there are none), so a caller need not guess how long LISTEN takes.
+    pub async fn fanout_ready(&self) {
+        if matches!(self.db, CaseDb::Postgres(_)) {
+            let _ = self.fanout_ready.subscribe().wait_for(|ready| *ready).await;
+        }
+    }
+
+    pub(super) fn mark_fanout_ready(&self) {
+        self.fanout_ready.send_replace(true);
     }
 
     pub fn instance(&self) -> &str {
