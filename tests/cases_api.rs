@@ -921,3 +921,48 @@ async fn the_health_check_probes_the_database() {
         assert_eq!(body["status"], "degraded");
     }
 }
+
+#[tokio::test]
+async fn a_filed_case_still_names_its_village_and_town() {
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let (lon, lat) = TEST_POINT;
+        let (_, place) = app
+            .call(
+                "GET",
+                &format!("/api/locate?lon={lon}&lat={lat}"),
+                None,
+                None,
+            )
+            .await;
+        let village = place["village"]["name"].as_str().expect("a village name");
+        let town = place["town"]["name"].as_str().expect("a town name");
+        let id = app.report().await;
+        let k = &app.keys;
+        let filed = app.act(id, &k.dispatcher, json!({"action": "file"})).await;
+        let (_, listed) = app
+            .call("GET", "/api/cases?status=filed", Some(&k.dispatcher), None)
+            .await;
+        let (_, detail) = app
+            .call(
+                "GET",
+                &format!("/api/cases/{id}"),
+                Some(&k.dispatcher),
+                None,
+            )
+            .await;
+        for (what, case) in [
+            ("the file answer", &filed),
+            ("the list", &listed["cases"][0]),
+            ("the detail", &detail),
+        ] {
+            assert_eq!(case["id"], id, "{backend:?} {what}");
+            assert_eq!(
+                case["village"], place["village"]["id"],
+                "{backend:?} {what}"
+            );
+            assert_eq!(case["village_name"], village, "{backend:?} {what}");
+            assert_eq!(case["town_name"], town, "{backend:?} {what}");
+        }
+    }
+}

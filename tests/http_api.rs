@@ -76,6 +76,58 @@ async fn an_unknown_path_is_a_json_404() {
     );
 }
 
+#[tokio::test]
+async fn the_layer_list_names_coded_values_in_chinese() {
+    let (_, body) = get("/api/layers").await;
+    let field = |layer: &str, field: &str| -> Value {
+        let layers = body["layers"].as_array().unwrap();
+        let layer = layers.iter().find(|l| l["id"] == layer).unwrap();
+        let fields = layer["fields"].as_array().unwrap();
+        fields.iter().find(|f| f["name"] == field).unwrap().clone()
+    };
+    // Written inline in layers/roads.toml.
+    assert_eq!(field("roads", "class")["values"]["expressway"], "高速公路");
+    assert_eq!(field("roads", "class")["values"]["local"], "支路");
+    // Taken from data/unit_types.toml and data/case_classes.toml.
+    assert_eq!(
+        field("town_units", "unit_type")["values"]["chengguan"],
+        "城管执法"
+    );
+    assert_eq!(
+        field("components", "owner_type")["values"]["shuiwu"],
+        "水务"
+    );
+    assert_eq!(field("components", "major")["values"]["C04"], "园林绿化");
+    assert_eq!(field("hazard_sources", "grade")["values"]["1"], "一级");
+    assert!(field("roads", "name").get("values").is_none());
+    assert!(field("roads", "class").get("values_from").is_none());
+}
+
+#[test]
+fn every_coded_value_in_the_demo_data_has_a_name() {
+    let store = common::demo_store();
+    for layer in store.layers() {
+        for (f, field) in layer.def.fields.iter().enumerate() {
+            if field.values.is_empty() {
+                continue;
+            }
+            for i in 0..layer.len() {
+                let code = match layer.value(i, f).to_json() {
+                    Value::Null => continue,
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                assert!(
+                    field.values.contains_key(&code),
+                    "{}.{}: {code:?} has no name",
+                    layer.def.id,
+                    field.name
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_catalogue_in_the_store_is_the_shipped_one() {
     let catalog: Catalog = common::catalog();

@@ -1,6 +1,7 @@
 //! One layer of the catalogue, as declared by one `layers/*.toml` file.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The geometry every feature of a layer must have. Multi-geometries of the same dimension are
 /// accepted (a village cut in two by a river is still one village).
@@ -189,6 +190,16 @@ pub struct FieldDef {
     pub title: String,
     #[serde(default)]
     pub required: bool,
+    /// Names of coded values (`expressway` → 高速公路), so popups and legends show words, not
+    /// codes. Written inline (`[fields.values]`) or filled from a code table by `values_from`
+    /// when the catalogue loads; served with the field by `/api/layers`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
+    /// A code table in the tables directory that names this field's values, as
+    /// `"file.toml#array"`: every entry of that array of tables gives its `code` → `name`
+    /// (`"unit_types.toml#unit_type"`). One table, many fields: no copy to drift.
+    #[serde(default, skip_serializing)]
+    pub values_from: Option<String>,
 }
 
 /// Where a layer's features come from. The format follows the file extension so that the same

@@ -7,6 +7,7 @@
 mod case_classes;
 mod chemicals;
 mod code_tables;
+mod coded_values;
 mod error;
 mod groups;
 pub mod hazard_grade;
@@ -43,7 +44,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads every `*.toml` in `layers_dir` and the groups from `tables_dir`.
+    /// Loads every `*.toml` in `layers_dir` and the groups from `tables_dir` (and the code
+    /// tables that fields name with `values_from`).
     pub fn load(layers_dir: &Path, tables_dir: &Path) -> Result<Catalog, CatalogError> {
         let groups_path = tables_dir.join(GROUPS_FILE);
         let groups: groups::GroupsFile = parse_toml(&groups_path, &read_text(&groups_path)?)?;
@@ -56,9 +58,11 @@ impl Catalog {
             ));
         }
         let mut layers = Vec::with_capacity(files.len());
+        let mut code_lists = coded_values::CodeListCache::default();
         for file in &files {
-            let def: LayerDef = parse_toml(file, &read_text(file)?)?;
+            let mut def: LayerDef = parse_toml(file, &read_text(file)?)?;
             validate_layer(file, &def, &groups.group)?;
+            coded_values::resolve(file, &mut def, tables_dir, &mut code_lists)?;
             layers.push(def);
         }
         validate_catalogue(&files, &layers)?;

@@ -6,6 +6,8 @@ use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::cases::service::{ActionRequest, Report, unit_name};
 use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};
+use crate::catalog::Role;
+use crate::spatial::LayerStore;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -41,6 +43,13 @@ pub fn case_json(state: &AppState, case: &Case, now: i64) -> Value {
             "unit_name".into(),
             json!(case.unit.as_deref().and_then(|u| unit_name(&store, u))),
         );
+        // The case stores codes; every view of it (after filing too) names the places.
+        for (key, role, code) in [
+            ("village_name", Role::Village, &case.village),
+            ("town_name", Role::Town, &case.town),
+        ] {
+            obj.insert(key.into(), json!(place_name(&store, role, code.as_deref())));
+        }
         for (key, ms) in [
             ("reported_time", Some(case.reported_at)),
             ("deadline_time", case.deadline),
@@ -51,6 +60,13 @@ pub fn case_json(state: &AppState, case: &Case, now: i64) -> Value {
         }
     }
     v
+}
+
+/// The label of the village or town with this code in the loaded layers.
+fn place_name(store: &LayerStore, role: Role, code: Option<&str>) -> Option<String> {
+    let layer = store.by_role(role)?;
+    let i = layer.find(code?)?;
+    layer.label(i).map(str::to_string)
 }
 
 #[derive(Debug, Deserialize)]

@@ -195,6 +195,8 @@ mod tests {
             kind: FieldType::Integer,
             title: "容量".into(),
             required: true,
+            values: Default::default(),
+            values_from: None,
         };
         assert_eq!(
             property(&field, Some(&Value::from(12))),
