@@ -495,3 +495,68 @@ async fn glyph_ranges_are_validated_and_missing_ones_are_empty() {
     let (status, _, _) = get("/styles/nope.json").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The `["get", field]` names inside an expression.
+fn fields_read(expression: &Value, out: &mut Vec<String>) {
+    if let Some(items) = expression.as_array() {
+        if items.len() == 2 && items[0] == "get" {
+            if let Some(name) = items[1].as_str() {
+                out.push(name.to_string());
+            }
+        }
+        for item in items {
+            fields_read(item, out);
+        }
+    } else if let Some(object) = expression.as_object() {
+        object.values().for_each(|v| fields_read(v, out));
+    }
+}
+
+#[test]
+fn every_label_of_the_style_reads_a_declared_field() {
+    let style: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("styles/district.json")).unwrap(),
+    )
+    .unwrap();
+    let catalog = common::catalog();
+    let mut labelled = Vec::new();
+    let mut village_names_at_street_level = false;
+    for layer in style["layers"].as_array().unwrap() {
+        let text = &layer["layout"]["text-field"];
+        if text.is_null() {
+            continue;
+        }
+        let source = layer["source-layer"].as_str().unwrap();
+        let def = catalog.layer(source).expect("a catalogue layer");
+        let mut fields = Vec::new();
+        fields_read(text, &mut fields);
+        assert!(!fields.is_empty(), "{} reads a field", layer["id"]);
+        for name in &fields {
+            assert!(def.field(name).is_some(), "{source}.{name}");
+        }
+        labelled.push(source);
+        let minzoom = layer["minzoom"].as_f64().unwrap_or(0.0);
+        if fields.iter().any(|f| f == "village_name")
+            && minzoom <= 16.0
+            && layer["maxzoom"].is_null()
+        {
+            village_names_at_street_level = true;
+        }
+    }
+    // Labels at street level (z16–z18): roads, villages and the points of interest, not only
+    // the cell codes.
+    for source in [
+        "roads",
+        "villages",
+        "grid_cells",
+        "protected_targets",
+        "shelters",
+        "teams",
+    ] {
+        assert!(labelled.contains(&source), "{source} is labelled");
+    }
+    assert!(
+        village_names_at_street_level,
+        "village names from z16 down to z18"
+    );
+}

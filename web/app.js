@@ -1,11 +1,15 @@
 // The district electronic map: MapLibre with gridlink's style, a layer panel built from the
-// catalogue (/api/layers), feature popups with Chinese field names, search, and a click that
-// locates the point and reports what is around it. The case panel (cases.js), the emergency
+// catalogue (/api/layers) with legends read from the style, feature popups with Chinese field
+// names and values, search (a marker on the result, the found feature highlighted), "my
+// location", and a click that locates the point and reports what is around it. The case panel (cases.js), the emergency
 // tab with the live shelter, station and alert layers (emergency.js) and the appraisal view
 // (appraisal.js) share the page; with a staff key set, every same-origin /api/, /tiles/ and
 // /styles/ request carries it, so staff layers and the live case layer appear.
 
 import { auth, needsKey, getJson, escapeHtml, $ } from "./api.js";
+import { distanceText } from "./format.js";
+import { legendFor } from "./legend.js";
+import * as view from "./view.js";
 import * as cases from "./cases.js";
 import * as appraisal from "./appraisal.js";
 import * as emergency from "./emergency.js";
@@ -15,35 +19,10 @@ window.gridlink = Object.assign(window.gridlink || {}, { map: null, ready: false
 
 const state = {
   catalogue: null,          // /api/layers
-  fieldTitles: new Map(),   // layer id -> Map(field -> Chinese title)
+  fields: new Map(),        // layer id -> Map(field name -> field: title, type, values)
   styleLayers: new Map(),   // layer id -> [style layer ids]
   hidden: new Set(),        // layer ids switched off in the panel (kept across style reloads)
 };
-
-// The first colour literal in a paint value (which may be an expression): the legend swatch.
-function firstColour(value) {
-  if (typeof value === "string" && /^(#|rgb|hsl)/.test(value)) return value;
-  if (Array.isArray(value)) {
-    for (const part of value) {
-      const found = firstColour(part);
-      if (found) return found;
-    }
-  }
-  return null;
-}
-
-function legendFor(map, layerId) {
-  for (const styleId of state.styleLayers.get(layerId) || []) {
-    const layer = map.getLayer(styleId);
-    if (!layer || layer.type === "symbol") continue;
-    const fixed = layer.metadata?.["gridlink:legend"];
-    if (fixed) return { colour: fixed, kind: layer.type };
-    const property = { circle: "circle-color", line: "line-color", fill: "fill-color" }[layer.type];
-    const colour = firstColour(map.getPaintProperty(styleId, property));
-    if (colour) return { colour, kind: layer.type };
-  }
-  return { colour: "#999", kind: "circle" };
-}
 
 function buildLayerPanel(map) {
   const container = $("#tab-layers");
@@ -55,19 +34,23 @@ function buildLayerPanel(map) {
     section.className = "group";
     section.innerHTML = `<h2>${escapeHtml(group.title)}</h2>`;
     for (const layer of members) {
-      const legend = legendFor(map, layer.id);
+      const legend = legendFor(map, state.styleLayers.get(layer.id) || [], layer);
       const row = document.createElement("label");
       row.className = `layer ${layer.access === "staff" ? "staff" : ""}`;
       row.dataset.layer = layer.id;
       row.title = `${layer.title_en} · ${layer.minzoom}–${layer.maxzoom} 级`;
       row.innerHTML = `<input type="checkbox" ${state.hidden.has(layer.id) ? "" : "checked"} data-layer="${escapeHtml(layer.id)}">
-        <span class="swatch ${legend.kind === "line" || legend.kind === "fill" ? "line" : ""}" style="background:${legend.colour}"></span>
+        <span class="swatch ${legend.kind}" data-colour="${escapeHtml(legend.colour)}" style="background:${legend.colour}"></span>
         <span class="name">${escapeHtml(layer.title)}</span>
         <span class="count">${layer.count.toLocaleString("zh-CN")}</span>`;
       row.querySelector("input").addEventListener("change", (event) => {
         setLayerVisible(map, layer.id, event.target.checked);
       });
       section.appendChild(row);
+      if (legend.entries.length > 1) {
+        section.insertAdjacentHTML("beforeend", `<div class="legend layer-legend" data-legend="${escapeHtml(layer.id)}" data-field="${escapeHtml(legend.field)}">${legend.entries
+          .map((e) => `<span data-colour="${escapeHtml(e.colour)}"><i class="${legend.kind}" style="background:${e.colour}"></i>${escapeHtml(e.label)}</span>`).join("")}</div>`);
+      }
       const live = emergency.legendHtml(layer.id);
       if (live) section.insertAdjacentHTML("beforeend", live);
     }
@@ -89,12 +72,22 @@ function setLayerVisible(map, layerId, visible) {
   }
 }
 
+// A property as people read it: a coded value by its name from the catalogue (the code stays
+// in the tooltip), a yes/no as 是/否.
+function valueHtml(field, value) {
+  if (value == null || value === "") return "—";
+  const name = field?.values?.[String(value)];
+  if (name) return `<span class="coded" data-code="${escapeHtml(value)}" title="${escapeHtml(value)}">${escapeHtml(name)}</span>`;
+  if (field?.type === "boolean" || typeof value === "boolean") return value === true || value === "true" ? "是" : "否";
+  return escapeHtml(value);
+}
+
 function popupHtml(feature) {
   const live = emergency.popupHtml(feature);
   if (live) return live;
   const layerId = feature.sourceLayer || feature.layer?.metadata?.["gridlink:layer"];
   const catalogueLayer = state.catalogue.layers.find((l) => l.id === layerId);
-  const titles = state.fieldTitles.get(layerId) || new Map();
+  const fields = state.fields.get(layerId) || new Map();
   const props = feature.properties || {};
   let rows = "";
   if (props.point_count && !props.id) {
@@ -102,10 +95,11 @@ function popupHtml(feature) {
   } else {
     for (const [key, value] of Object.entries(props)) {
       if (key === "id" || key === "point_count") continue;
-      rows += `<tr><td>${escapeHtml(titles.get(key) || key)}</td><td>${escapeHtml(value)}</td></tr>`;
+      const field = fields.get(key);
+      rows += `<tr data-field="${escapeHtml(key)}"><td>${escapeHtml(field?.title || key)}</td><td>${valueHtml(field, value)}</td></tr>`;
     }
   }
-  return `<strong>${escapeHtml(catalogueLayer?.title || layerId)}</strong><table>${rows}</table>`;
+  return `<div class="feature-popup" data-layer="${escapeHtml(layerId)}"><strong>${escapeHtml(catalogueLayer?.title || layerId)}</strong><table>${rows}</table></div>`;
 }
 
 const TABS = ["layers", "info", "cases", "emergency", "appraisal"];
@@ -118,7 +112,12 @@ function showTab(name) {
   const wasHidden = document.body.classList.contains("panel-hidden");
   document.body.classList.toggle("wide-panel", wide);
   document.body.classList.remove("panel-hidden");
-  if ((wide !== wasWide || wasHidden) && window.gridlink.map) setTimeout(() => window.gridlink.map.resize(), 0);
+  const map = window.gridlink.map;
+  if (map) {
+    // The panel's new size is laid out now: the padding follows before anyone flies.
+    view.syncPadding(map);
+    if (wide !== wasWide || wasHidden) setTimeout(() => map.resize(), 0);
+  }
   if (name === "appraisal") appraisal.showAppraisal();
 }
 
@@ -134,7 +133,7 @@ function renderLocate(result) {
     ["街镇", result.town?.name],
     ["责任网格", result.beat?.id],
     ["经纬度", `${result.point.lon.toFixed(6)}, ${result.point.lat.toFixed(6)}`],
-    ["距网格边界", `${result.edge_distance_m} 米`],
+    ["距网格边界", distanceText(result.edge_distance_m)],
   ]));
   if (result.ambiguous) {
     html += `<p class="warn">距网格边界不足 5 米，可能属于：${result.candidates.map((c) => escapeHtml(c.id)).join("、")}</p>`;
@@ -151,18 +150,18 @@ function renderAround(report, target = $("#around")) {
   const name = (f) => escapeHtml(f.name || f.id);
   let html = "";
   if (sections.hazard_source) {
-    html += card(`重大危险源（${report.radius_m} 米内 ${sections.hazard_source.count} 处）`,
-      list(sections.hazard_source, (f) => `${name(f)} · ${f.properties.grade} 级 · ${f.distance_m} 米`));
+    html += card(`重大危险源（${distanceText(report.radius_m)}内 ${sections.hazard_source.count} 处）`,
+      list(sections.hazard_source, (f) => `${name(f)} · ${f.properties.grade} 级 · ${distanceText(f.distance_m)}`));
   }
   if (sections.protected_target) {
     html += card(`防护目标（${sections.protected_target.count} 处，${sections.protected_target.people} 人）`,
-      list(sections.protected_target, (f) => `${name(f)} · ${f.properties.headcount} 人 · ${f.distance_m} 米`));
+      list(sections.protected_target, (f) => `${name(f)} · ${f.properties.headcount} 人 · ${distanceText(f.distance_m)}`));
   }
-  html += card("最近的开放避难场所", list(sections.shelter, (f) => `${name(f)} · 可容纳 ${f.free_capacity} 人 · ${f.distance_m} 米`));
-  html += card("最近的应急队伍", list(sections.team, (f) => `${name(f)} · ${f.distance_m} 米`));
-  html += card("最近的医疗机构", list(sections.medical_facility, (f) => `${name(f)} · ${f.distance_m} 米`));
-  html += card("最近的消防站与派出所", list(sections.fire_police_station, (f) => `${name(f)} · ${f.distance_m} 米`));
-  html += card("最近的物资储备点", list(sections.supply_depot, (f) => `${name(f)} · ${f.distance_m} 米`));
+  html += card("最近的开放避难场所", list(sections.shelter, (f) => `${name(f)} · 可容纳 ${f.free_capacity} 人 · ${distanceText(f.distance_m)}`));
+  html += card("最近的应急队伍", list(sections.team, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));
+  html += card("最近的医疗机构", list(sections.medical_facility, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));
+  html += card("最近的消防站与派出所", list(sections.fire_police_station, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));
+  html += card("最近的物资储备点", list(sections.supply_depot, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));
   if (sections.village) {
     html += card(`涉及村居（${sections.village.count} 个，常住人口 ${sections.village.people.toLocaleString("zh-CN")}）`,
       list(sections.village, (f) => `${name(f)}`));
@@ -173,13 +172,20 @@ function renderAround(report, target = $("#around")) {
   target.innerHTML = html;
 }
 
-async function locateAndReport(lngLat) {
+// Which cell, village and town a point is in and what is around it, in the 位置与周边 tab, with
+// the pick marker on the point; `highlightCell` outlines the cell (unless something else, a
+// clicked or found feature, is highlighted instead).
+async function locateAndReport(lngLat, { highlightCell = true, mark = true } = {}) {
   showTab("info");
+  if (mark) view.showPick(lngLat);
+  else view.clearPick();
   const query = `lon=${lngLat.lng}&lat=${lngLat.lat}`;
   try {
     const result = await getJson(`/api/locate?${query}`);
     window.gridlink.lastLocate = result;
     renderLocate(result);
+    const cells = state.catalogue.layers.find((l) => l.role === "grid_cell");
+    if (highlightCell && cells && result.cell?.id) view.highlightFeature(cells.id, result.cell.id);
   } catch (error) {
     window.gridlink.lastLocate = { error: error.code };
     $("#locate").innerHTML = card("所在位置", `<p class="warn">${escapeHtml(error.message)}</p>`);
@@ -201,14 +207,21 @@ function setUpSearch(map) {
   const go = (item) => {
     results.hidden = true;
     input.value = item.name || item.id;
-    if (item.bbox && (item.bbox[0] !== item.bbox[2] || item.bbox[1] !== item.bbox[3])) {
-      map.fitBounds([[item.bbox[0], item.bbox[1]], [item.bbox[2], item.bbox[3]]], { padding: 60, maxZoom: 17 });
-    } else if (item.lon != null) {
-      map.flyTo({ center: [item.lon, item.lat], zoom: 16 });
-    }
+    input.blur();
     if (item.lon == null) return;
-    // In the emergency tab a search result is a way to place the incident.
-    if (!emergency.pickAt({ lng: item.lon, lat: item.lat })) locateAndReport({ lng: item.lon, lat: item.lat });
+    const at = { lng: item.lon, lat: item.lat };
+    // The panel first (its size sets the camera's padding), then the flight. In the emergency
+    // tab a search result is a way to place the incident; elsewhere it is located and marked.
+    const incident = emergency.pickAt(at);
+    if (incident) view.clearPick();
+    else locateAndReport(at, { highlightCell: false });
+    view.highlightFeature(item.layer, item.id);
+    window.gridlink.lastSearch = item;
+    if (item.bbox && (item.bbox[0] !== item.bbox[2] || item.bbox[1] !== item.bbox[3])) {
+      map.fitBounds([[item.bbox[0], item.bbox[1]], [item.bbox[2], item.bbox[3]]], { padding: 40, maxZoom: 17 });
+    } else {
+      map.flyTo({ center: [item.lon, item.lat], zoom: Math.max(map.getZoom(), 16) });
+    }
   };
   input.addEventListener("input", () => {
     clearTimeout(timer);
@@ -241,12 +254,29 @@ function setUpSearch(map) {
   });
 }
 
+// A clicked feature is highlighted whole: by its id through the OGC API where the tile carries
+// it, else as the tile drew it (points are whole in any tile).
+function highlightClicked(feature) {
+  const layerId = feature.sourceLayer;
+  const id = feature.properties?.id ?? feature.id;
+  if (layerId && id != null && !feature.properties?.point_count) view.highlightFeature(layerId, id);
+}
+
+// "My location" found the user: in report mode it is the case's place, in the emergency tab the
+// incident, otherwise it is located like a click (which cell, village, town; what is around),
+// marked by the control's own dot.
+function onMyLocation(lngLat) {
+  if (cases.isReporting()) cases.reportAt(lngLat);
+  else if (!emergency.pickAt(lngLat)) locateAndReport(lngLat, { mark: false });
+}
+
 async function loadCatalogue() {
   state.catalogue = await getJson("/api/layers");
-  state.fieldTitles.clear();
+  state.fields.clear();
   for (const layer of state.catalogue.layers) {
-    state.fieldTitles.set(layer.id, new Map(layer.fields.map((f) => [f.name, f.title])));
+    state.fields.set(layer.id, new Map(layer.fields.map((f) => [f.name, f])));
   }
+  window.gridlink.catalogue = state.catalogue;
 }
 
 // The key changed: the layer list and the style differ for staff (and the case layer comes and
@@ -262,11 +292,13 @@ async function main() {
   await cases.restoreKey();
   await loadCatalogue();
   const district = state.catalogue.layers.find((l) => l.role === "district");
+  // A link with a position (#zoom/lat/lon) opens there; otherwise the district is fitted.
+  const placedByLink = /^#\d/.test(location.hash);
   const map = new maplibregl.Map({
     container: "map",
     style: "/styles/district.json",
-    bounds: district?.extent ? [[district.extent[0], district.extent[1]], [district.extent[2], district.extent[3]]] : undefined,
-    fitBoundsOptions: { padding: 20 },
+    center: district?.extent ? [(district.extent[0] + district.extent[2]) / 2, (district.extent[1] + district.extent[3]) / 2] : undefined,
+    zoom: 9,
     // Chinese is drawn with the browser's fonts; gridlink serves only Latin/digit glyphs.
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
     attributionControl: { compact: true },
@@ -274,13 +306,18 @@ async function main() {
     transformRequest: (url) => (auth.key && needsKey(url) ? { url, headers: { Authorization: `Bearer ${auth.key}` } } : { url }),
   });
   window.gridlink.map = map;
-  map.addControl(new maplibregl.NavigationControl(), "top-right");
-  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+  view.init(map);
+  view.setDistrict(district?.extent);
+  view.addControls(map, { onLocated: onMyLocation });
+  // The padding before the first fit, so the district lands above a phone's panel.
+  view.syncPadding(map);
+  if (!placedByLink) view.fitDistrict(map, { animate: false });
 
   // Every (re)load of the style: index its layers, add the case layer, rebuild the panel.
   map.on("style.load", () => {
     const live = emergency.addLayers(map);
     cases.addCaseLayers(map);
+    view.addLayers(map);
     state.styleLayers.clear();
     for (const layer of map.getStyle().layers) {
       const source = layer["source-layer"];
@@ -300,6 +337,8 @@ async function main() {
   });
   map.on("load", () => {
     map.once("idle", () => {
+      // The compact attribution folds (as on a drag): on a phone, open, it covers the map.
+      document.querySelector(".maplibregl-ctrl-attrib")?.classList.remove("maplibregl-compact-show");
       window.gridlink.ready = true;
     });
   });
@@ -315,6 +354,8 @@ async function main() {
     }
     const features = map.queryRenderedFeatures(event.point, { layers: clickable() });
     if (emergency.isActive()) {
+      // The incident's own marker stands for the point.
+      view.clearPick();
       if (features.length) {
         new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(event.lngLat).setHTML(popupHtml(features[0])).addTo(map);
       }
@@ -328,8 +369,9 @@ async function main() {
     }
     if (features.length) {
       new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(event.lngLat).setHTML(popupHtml(features[0])).addTo(map);
+      highlightClicked(features[0]);
     }
-    locateAndReport(event.lngLat);
+    locateAndReport(event.lngLat, { highlightCell: !features.length });
   });
   map.on("mousemove", (event) => {
     if (cases.isReporting()) return;
@@ -341,6 +383,7 @@ async function main() {
   document.querySelectorAll("#panel nav button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
   $("#panel-toggle").addEventListener("click", () => {
     document.body.classList.toggle("panel-hidden");
+    view.syncPadding(map);
     setTimeout(() => map.resize(), 50);
   });
   setUpSearch(map);

@@ -4,6 +4,9 @@
 // The page's one EventSource lives here; other modules listen to it through onStream().
 
 import { auth, api, getJson, $, $$, escapeHtml, shortTime, fullTime, toast, ROLE_NAMES } from "./api.js";
+import { classPicker } from "./classpicker.js";
+import { distanceText } from "./format.js";
+import { clearPick, showPick } from "./view.js";
 
 export const STATUS = {
   reported: { name: "已上报", colour: "#f39c12" },
@@ -45,7 +48,7 @@ const cs = {
   urgencyNames: new Map(),  // code -> name
   towns: new Map(),         // code -> name
   units: new Map(),         // code -> name
-  report: { active: false, marker: null, lngLat: null, locate: null },
+  report: { active: false, marker: null, lngLat: null, locate: null, picker: null },
   rows: new Map(),          // id -> case, as listed
   total: 0,
   offset: 0,
@@ -78,7 +81,6 @@ async function loadClasses() {
   cs.classNames = new Map(cs.classes.majors.flatMap((m) => m.classes.map((c) => [c.code, c.name])));
   cs.urgencyNames = new Map(cs.classes.urgency.map((u) => [u.code, u.name]));
   fillClassSelect($("#f-class"), "全部类别");
-  if ($("#report-class")) fillClassSelect($("#report-class"), "请选择案件类别…");
 }
 
 function fillClassSelect(select, placeholder) {
@@ -184,12 +186,18 @@ async function applyKey() {
   $("#case-staff").hidden = !auth.key;
   showKeyStatus();
   await Promise.all([loadClasses(), cs.ctx.reloadForKey()]);
+  $("#f-mine").checked = !!auth.unit;
+  showMineFilter();
+  // The list of the previous key goes at once: a unit must not see it as its own meanwhile.
+  $("#case-list tbody").innerHTML = "";
+  $("#case-list-summary").textContent = "";
   if (auth.key) {
     cs.rows.clear();
     closeDetail();
     startStream();
     loadList();
     await Promise.all([loadTowns(), loadUnits()]);
+    showMineFilter();
   } else {
     stopStream();
     cs.rows.clear();
@@ -238,6 +246,7 @@ export function isReporting() {
 
 export async function reportAt(lngLat) {
   cs.report.lngLat = { lng: lngLat.lng, lat: lngLat.lat };
+  clearPick();
   cs.report.marker?.remove();
   cs.report.marker = new maplibregl.Marker({ color: "#c0392b" }).setLngLat(lngLat).addTo(cs.map);
   cs.ctx.showTab("cases");
@@ -264,7 +273,7 @@ function renderReportForm() {
   $("#report").innerHTML = `<form class="card form" id="report-form" novalidate>
       <h3>上报案件</h3>
       <p class="place">位置：${lng.toFixed(6)}, ${lat.toFixed(6)}<br><span id="report-place" class="hint">正在定位…</span></p>
-      <label>案件类别<select id="report-class" required></select></label>
+      <div class="label">案件类别<div id="report-class"></div></div>
       <label>紧急程度<select id="report-urgency">${urgencies}</select></label>
       <label>问题描述<textarea id="report-description" rows="3" maxlength="4000" required placeholder="例如：人行道井盖缺失，有行人跌落风险"></textarea></label>
       <label>现场照片链接<input id="report-photo" type="url" placeholder="https://…（可选）"></label>
@@ -274,7 +283,9 @@ function renderReportForm() {
       <p class="warn" id="report-error" hidden></p>
       <div class="buttons"><button type="submit" class="primary" id="report-submit">提交上报</button><button type="button" id="report-cancel">取消</button></div>
     </form>`;
-  fillClassSelect($("#report-class"), "请选择案件类别…");
+  const previous = cs.report.picker?.value;
+  cs.report.picker = classPicker($("#report-class"), cs.classes.majors);
+  if (previous) cs.report.picker.value = previous;
   $("#report-cancel").addEventListener("click", () => setReportMode(false));
   $("#report-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -291,7 +302,7 @@ async function submitReport() {
   error.hidden = true;
   const photo = $("#report-photo").value.trim();
   const body = {
-    class: $("#report-class").value,
+    class: cs.report.picker?.value || "",
     urgency: $("#report-urgency").value,
     lon: cs.report.lngLat.lng,
     lat: cs.report.lngLat.lat,
@@ -320,13 +331,12 @@ async function submitReport() {
 }
 
 async function renderReportResult(created) {
-  const located = cs.report.locate && cs.report.locate.cell?.id === created.cell ? cs.report.locate : null;
-  const village = located?.village?.name ? `${located.village.name}（${created.village}）` : created.village;
-  const town = located?.town?.name || townName(created.town);
+  const village = created.village_name ? `${created.village_name}（${created.village}）` : created.village;
+  const town = created.town_name || townName(created.town);
   const duplicates = created.possible_duplicates || [];
   const dupHtml = duplicates.length
     ? `<div class="duplicates warn"><strong>附近 50 米内有 ${duplicates.length} 件同类未结案件，可能重复：</strong><ul>${duplicates
-      .map((d) => `<li data-duplicate="${d.id}">#${d.id} · ${d.distance_m} 米 · ${escapeHtml(STATUS[d.status]?.name || d.status)} · ${escapeHtml(d.description)}</li>`).join("")}</ul></div>`
+      .map((d) => `<li data-duplicate="${d.id}">#${d.id} · ${distanceText(d.distance_m)} · ${escapeHtml(STATUS[d.status]?.name || d.status)} · ${escapeHtml(d.description)}</li>`).join("")}</ul></div>`
     : `<p class="hint">附近没有同类未结案件。</p>`;
   $("#report").innerHTML = `<div class="card" id="report-result" data-case-id="${created.id}">
       <h3>上报成功 · 案件编号 <span class="case-no">#${created.id}</span></h3>
@@ -359,6 +369,8 @@ function currentFilter() {
     class: $("#f-class").value,
     town: $("#f-town").value,
     overdue: $("#f-overdue").checked,
+    // 本单位: a unit key's own cases (the list's unit= filter with the key's unit).
+    unit: auth.unit && $("#f-mine").checked ? auth.unit : "",
   };
 }
 
@@ -366,7 +378,17 @@ function matches(c, f) {
   return (!f.statuses.length || f.statuses.includes(c.status)) &&
     (!f.class || c.class === f.class) &&
     (!f.town || c.town === f.town) &&
+    (!f.unit || c.unit === f.unit) &&
     (!f.overdue || c.overdue);
+}
+
+// The 本单位 switch: shown for unit keys only, and on when such a key is set.
+function showMineFilter() {
+  const label = $("#f-mine-label");
+  label.hidden = !auth.unit;
+  if (!auth.unit) return;
+  const name = cs.units.get(auth.unit);
+  $("#f-mine-name").textContent = name ? `（${name}）` : `（${auth.unit}）`;
 }
 
 function rowHtml(c) {
@@ -375,7 +397,7 @@ function rowHtml(c) {
       <td class="no">#${c.id}</td>
       <td><div>${escapeHtml(c.class_name || cs.classNames.get(c.class) || c.class)}</div><small>${escapeHtml((c.description || "").slice(0, 40))}</small></td>
       <td>${statusBadge(c.status, c.status_name)}${c.overdue ? `<span class="tag overdue">超期</span>` : ""}${c.supervised ? `<span class="tag">督办</span>` : ""}</td>
-      <td><div>${escapeHtml(townName(c.town))}</div><small>${escapeHtml(c.unit_name || "")}</small></td>
+      <td><div>${escapeHtml(c.town_name || townName(c.town))}${c.village_name ? ` · ${escapeHtml(c.village_name)}` : ""}</div><small>${escapeHtml(c.unit_name || "")}</small></td>
       <td><div>${escapeHtml(shortTime(c.reported_time))}</div><small>${c.deadline_time ? `时限 ${escapeHtml(shortTime(c.deadline_time))}` : ""}</small></td>
     </tr>`;
 }
@@ -394,6 +416,7 @@ export async function loadList({ append = false } = {}) {
   if (f.class) params.set("class", f.class);
   if (f.town) params.set("town", f.town);
   if (f.overdue) params.set("overdue", "true");
+  if (f.unit) params.set("unit", f.unit);
   const token = ++cs.listToken;
   $("#case-list").classList.add("loading");
   try {
@@ -481,23 +504,9 @@ async function refreshDetail(id, { fresh = false } = {}) {
       }
     }
     renderDetail(c, { keepForm: formOpen && c.available_actions.some((a) => a.action === formOpen) ? formOpen : null });
-    if (fresh && !c.village_name && c.lon != null) nameThePlace(c);
   } catch (error) {
     $("#case-detail").innerHTML = `<button class="link" id="detail-back">← 返回列表</button><p class="warn">${escapeHtml(error.message)}</p>`;
     $("#detail-back").addEventListener("click", closeDetail);
-  }
-}
-
-// The village's name is not stored with the case: look it up once for the open detail.
-async function nameThePlace(c) {
-  try {
-    const located = await getJson(`/api/locate?lon=${c.lon}&lat=${c.lat}`);
-    if (cs.detail?.id !== c.id) return;
-    cs.detail.village_name = located.village?.name;
-    const dd = $("#case-detail [data-village]");
-    if (dd && located.village?.name) dd.textContent = `${located.village.name}（${c.village}）`;
-  } catch {
-    // Codes stay.
   }
 }
 
@@ -513,7 +522,7 @@ function renderDetail(c, { keepForm = null } = {}) {
     c.reporter && ["上报人", escapeHtml(c.reporter)],
     ["单元网格", escapeHtml(c.cell || "—")],
     ["村居", `<span data-village="${escapeHtml(c.village)}">${escapeHtml(c.village_name ? `${c.village_name}（${c.village}）` : c.village || "—")}</span>`],
-    ["街镇", escapeHtml(townName(c.town) || "—")],
+    ["街镇", escapeHtml(c.town_name || townName(c.town) || "—")],
     ["处置单位", c.unit ? `${escapeHtml(c.unit_name || c.unit)} <small>${escapeHtml(c.unit)}${c.unit_basis ? ` · ${escapeHtml({ jurisdiction: "按辖区", nearest: "就近", dispatcher: "调度指定" }[c.unit_basis] || c.unit_basis)}` : ""}</small>` : "—"],
     ["上报时间", escapeHtml(fullTime(c.reported_time))],
     c.deadline_time && ["处置时限", `${escapeHtml(fullTime(c.deadline_time))}${c.overdue ? ` <span class="tag overdue">已超期</span>` : ""}`],
@@ -545,7 +554,10 @@ function renderDetail(c, { keepForm = null } = {}) {
         ${e.data?.hours ? `<div class="who">延期 ${escapeHtml(e.data.hours)} 小时</div>` : ""}
       </li>`).join("")}</ol>`;
   $("#detail-back").addEventListener("click", closeDetail);
-  $("#detail-fly").addEventListener("click", () => cs.map.flyTo({ center: [c.lon, c.lat], zoom: Math.max(cs.map.getZoom(), 16) }));
+  $("#detail-fly").addEventListener("click", () => {
+    showPick({ lng: c.lon, lat: c.lat });
+    cs.map.flyTo({ center: [c.lon, c.lat], zoom: Math.max(cs.map.getZoom(), 16) });
+  });
   $$("#detail-actions button[data-action]").forEach((b) => b.addEventListener("click", () => openActionForm(c, actions.find((a) => a.action === b.dataset.action))));
   if (keptForm) $("#action-slot").appendChild(keptForm);
 }
@@ -798,11 +810,13 @@ export async function initCases(map, ctx) {
   });
   await loadClasses();
   $("#case-staff").hidden = !auth.key;
+  $("#f-mine").checked = !!auth.unit;
+  showMineFilter();
   showKeyStatus();
   if (auth.key) {
     startStream();
     loadList();
     loadTowns();
-    loadUnits();
+    loadUnits().then(showMineFilter);
   }
 }

@@ -18,6 +18,7 @@
 
 import { auth, api, getJson, $, $$, escapeHtml, shortTime, fullTime, toast } from "./api.js";
 import { onStream } from "./cases.js";
+import { distanceText as metres } from "./format.js";
 
 export const LEVELS = {
   blue: { name: "蓝色", colour: "#1f6fe0" },
@@ -63,6 +64,7 @@ const em = {
   selectedStation: null,
   zoneToken: 0,
   allocToken: 0,
+  aroundToken: 0,
 };
 
 // Exposed for the browser test and for debugging.
@@ -72,7 +74,6 @@ window.gridlink = Object.assign(window.gridlink || {}, {
 });
 
 const fmt = (n) => (n == null ? "—" : Number(n).toLocaleString("zh-CN"));
-const metres = (m) => (m == null ? "—" : m >= 1000 ? `${(m / 1000).toFixed(m >= 10000 ? 0 : 1)} 公里` : `${Math.round(m)} 米`);
 const levelBadge = (level, text) =>
   `<span class="badge level" data-level="${escapeHtml(level)}" style="background:${LEVELS[level]?.colour || "#999"}">${escapeHtml(text || `${LEVELS[level]?.name || level}预警`)}</span>`;
 const zoneTags = (zones = []) => zones.map((z) => `<span class="tag zone-${escapeHtml(z)}">${escapeHtml(ZONE_STYLE[z]?.name || z)}</span>`).join("");
@@ -310,7 +311,13 @@ async function loadKinds() {
 // ---------------------------------------------------------------------------------------------
 // The incident.
 
+const samePlace = (a, b) => !!a && !!b && a.lon === b.lon && a.lat === b.lat && (a.hazard?.id || "") === (b.hazard?.id || "");
+
 function setIncident(incident, { fly = false } = {}) {
+  // A new place makes every answer about the old one wrong: the around report, the leak zone
+  // and the allocation are cleared (drawings and lists), to be computed again for this place.
+  const moved = em.incident && !samePlace(em.incident, incident) && hasResults();
+  if (moved) clearResults();
   em.incident = incident;
   if (!em.marker) {
     em.marker = new maplibregl.Marker({ color: "#b03a2e", draggable: true }).setLngLat([incident.lon, incident.lat]).addTo(em.map);
@@ -335,6 +342,7 @@ function setIncident(incident, { fly = false } = {}) {
   renderHazardChemicals();
   if (!h) nameThePlace(incident);
   updateAllocOptions();
+  if (moved) $("#em-incident").insertAdjacentHTML("beforeend", `<br><small class="warn" id="em-moved">事发地点已变更，原分析结果已清除，请重新计算。</small>`);
 }
 
 async function nameThePlace(incident) {
@@ -502,15 +510,18 @@ async function runAround() {
   const out = $("#em-result-around");
   const { lon, lat } = em.incident;
   const radius = Number($("#em-around-radius").value) || 1000;
-  out.innerHTML = `<p class="hint">正在查询周边 ${radius} 米…</p>`;
+  const token = ++em.aroundToken;
+  delete out.dataset.ready;
+  out.innerHTML = `<p class="hint">正在查询周边 ${metres(radius)}…</p>`;
   try {
     const report = await getJson(`/api/around?lon=${lon}&lat=${lat}&radius=${radius}`);
+    if (token !== em.aroundToken) return;
     window.gridlink.lastEmergencyAround = report;
     out.innerHTML = "";
     em.ctx.renderAround(report, out);
     out.dataset.ready = "1";
   } catch (error) {
-    out.innerHTML = `<p class="warn">${escapeHtml(error.message)}</p>`;
+    if (token === em.aroundToken) out.innerHTML = `<p class="warn">${escapeHtml(error.message)}</p>`;
   }
 }
 
@@ -853,9 +864,16 @@ function renderAllocation(a) {
 // ---------------------------------------------------------------------------------------------
 // 清除.
 
-export function clearDrawings() {
+function hasResults() {
+  return !!(em.zone || em.alloc || ["#em-result-around", "#em-result-zone", "#em-result-alloc"].some((id) => $(id).innerHTML.trim()));
+}
+
+// Every answer about the incident (around report, leak zone, allocation) off the panel and the
+// map; requests still under way are dropped when they come back. The incident itself stays.
+function clearResults() {
   em.zoneToken += 1;
   em.allocToken += 1;
+  em.aroundToken += 1;
   em.zone = null;
   em.alloc = null;
   em.data = { zones: EMPTY, wind: EMPTY, alloc: EMPTY };
@@ -863,15 +881,21 @@ export function clearDrawings() {
   setData("em-wind", EMPTY);
   setData("em-alloc", EMPTY);
   applyShelterStates();
-  em.marker?.remove();
-  em.marker = null;
-  em.incident = null;
   window.gridlink.lastHazmat = null;
   window.gridlink.lastAllocation = null;
+  window.gridlink.lastEmergencyAround = null;
   for (const id of ["#em-result-around", "#em-result-zone", "#em-result-alloc"]) {
     $(id).innerHTML = "";
     delete $(id).dataset.ready;
   }
+  updateAllocOptions();
+}
+
+export function clearDrawings() {
+  clearResults();
+  em.marker?.remove();
+  em.marker = null;
+  em.incident = null;
   $("#em-hazard").value = "";
   $("#em-hazard-chemicals").innerHTML = "";
   $("#em-incident").className = "hint";
@@ -891,7 +915,7 @@ function alertHtml(alert) {
       <div>${levelBadge(alert.level, `${alert.level_name || LEVELS[alert.level]?.name || alert.level}`)} <b>${escapeHtml(alert.station_name || alert.station)}</b>
         <small>${escapeHtml(shortTime(alert.reading_time || alert.raised_time))}</small></div>
       <div>${escapeHtml(alert.kind_title || alert.kind)} <b>${escapeHtml(alert.value)}</b> ${escapeHtml(alert.unit)}（阈值 ${escapeHtml(alert.threshold)} ${escapeHtml(alert.unit)}）</div>
-      <div class="nearby">附近 2 公里：易涝点 <b data-flood-points="${floods.length}">${floods.length}</b> 处 · 村居 <b data-villages="${villages.length}">${villages.length}</b> 个（人口 ${fmt(people)}）${floods.length ? `<br><small>${escapeHtml(floods.slice(0, 3).map((f) => `${f.name || f.id} ${Math.round(f.distance_m)} 米`).join("、"))}</small>` : ""}</div>
+      <div class="nearby">附近 2 公里：易涝点 <b data-flood-points="${floods.length}">${floods.length}</b> 处 · 村居 <b data-villages="${villages.length}">${villages.length}</b> 个（人口 ${fmt(people)}）${floods.length ? `<br><small>${escapeHtml(floods.slice(0, 3).map((f) => `${f.name || f.id} ${metres(f.distance_m)}`).join("、"))}</small>` : ""}</div>
     </li>`;
 }
 

@@ -112,6 +112,19 @@ async function run() {
       throw new Error(`the map never became ready; page errors: ${JSON.stringify(errors)}`);
     }
 
+    step("on a desktop the panel stands beside the map: no padding, the district in view");
+    assert.deepEqual(await page.evaluate(() => window.gridlink.padding), { top: 0, right: 0, bottom: 0, left: 0 });
+    const extent = (await (await fetch(`${url}/api/layers`)).json()).layers.find((l) => l.role === "district").extent;
+    const inView = await page.evaluate(([w, s, e, n]) => {
+      const m = window.gridlink.map;
+      const box = m.getContainer().getBoundingClientRect();
+      return [[w, s], [e, n]].every((c) => {
+        const p = m.project(c);
+        return p.x >= 0 && p.x <= box.width && p.y >= 0 && p.y <= box.height;
+      });
+    }, extent);
+    assert.ok(inView, "the whole district is in view at start");
+
     step("tiles rendered");
     const rendered = await page.evaluate(() => {
       const features = window.gridlink.map.queryRenderedFeatures();
@@ -203,7 +216,9 @@ async function testCases(page, url, key) {
   await page.mouse.click(spot.x, spot.y);
   await page.waitForSelector("#report-form");
   await page.waitForFunction(() => !document.querySelector("#report-place").textContent.includes("正在定位"));
-  await page.selectOption("#report-class", klass.code);
+  await page.fill("#report-class .cp-search", klass.name);
+  await page.click(`#report-class .cp-option[data-code="${klass.code}"]`);
+  await page.waitForSelector(`#report-class[data-value="${klass.code}"]`);
   await page.selectOption("#report-urgency", "urgent");
   await page.fill("#report-description", "浏览器测试：人行道井盖缺失");
   await page.fill("#report-photo", "https://example.org/photos/manhole.jpg");
@@ -278,6 +293,13 @@ async function testCases(page, url, key) {
   assert.match(download.suggestedFilename(), /\.csv$/);
   const csv = readFileSync(await download.path(), "utf8");
   assert.ok(csv.includes(unit), "the CSV lists the unit");
+  const fit = await page.evaluate(() => {
+    const panel = document.querySelector("#panel");
+    const wrap = document.querySelector("#appraisal-result .table-wrap").getBoundingClientRect();
+    const p = panel.getBoundingClientRect();
+    return { overflow: panel.scrollWidth - panel.clientWidth, inside: wrap.left >= p.left && wrap.right <= p.right };
+  });
+  assert.ok(fit.overflow <= 0 && fit.inside, `the appraisal table fits its panel: ${JSON.stringify(fit)}`);
   await page.screenshot({ path: join(artifacts, "appraisal.png") });
 }
 
