@@ -435,7 +435,7 @@ async function testAppraisal({ page }) {
   await screenshot(page, "appraisal");
 }
 
-async function testEmergency({ page, url }) {
+async function testEmergency({ page, url, unitKey: key }) {
   step("emergency: the incident above the panel; a new point clears the old answers");
   await tab(page, "emergency");
   await page.click('#em-modes button[data-mode="around"]');
@@ -464,6 +464,14 @@ async function testEmergency({ page, url }) {
   await page.waitForFunction((old) => Number(document.querySelector("#em-incident").dataset.lon) !== old, incident[0]);
   assert.equal(await page.$eval("#em-result-around", (e) => e.innerHTML.trim()), "", "the old around report is cleared");
   assert.ok(await page.$("#em-moved"), "the panel says the answers were cleared");
+
+  step("a hazard source chosen from the list: flown to, above the panel");
+  await page.waitForSelector("#em-hazard:not([disabled]) option[value]:not([value=''])", { state: "attached", timeout: 30_000 });
+  const hazard = await page.$eval("#em-hazard option[value]:not([value=''])", (o) => o.value);
+  const feature = await api(url, `/ogc/collections/hazard_sources/items/${encodeURIComponent(hazard)}`, { key });
+  await afterMove(page, () => page.selectOption("#em-hazard", hazard));
+  await page.waitForSelector(`#em-incident[data-hazard="${hazard}"]`);
+  await assertVisible(page, feature.geometry.coordinates, "the hazard source");
 }
 
 run().then(
