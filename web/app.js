@@ -1,10 +1,11 @@
 // The district electronic map: MapLibre with gridlink's style, a layer panel built from the
 // catalogue (/api/layers) with legends read from the style, feature popups with Chinese field
 // names and values, search (a marker on the result, the found feature highlighted), "my
-// location", and a click that locates the point and reports what is around it. The case panel (cases.js), the emergency
-// tab with the live shelter, station and alert layers (emergency.js) and the appraisal view
-// (appraisal.js) share the page; with a staff key set, every same-origin /api/, /tiles/ and
-// /styles/ request carries it, so staff layers and the live case layer appear.
+// location", and a click that locates the point and reports what is around it; view.js keeps
+// all of it above a phone's panel. The case panel (cases.js), the emergency tab with the live
+// shelter, station and alert layers (emergency.js) and the appraisal view (appraisal.js) share
+// the page; with a staff key set, every same-origin /api/, /tiles/ and /styles/ request
+// carries it, so staff layers and the live case layer appear.
 
 import { auth, needsKey, getJson, escapeHtml, $ } from "./api.js";
 import { distanceText } from "./format.js";
@@ -48,7 +49,7 @@ function buildLayerPanel(map) {
       });
       section.appendChild(row);
       if (legend.entries.length > 1) {
-        section.insertAdjacentHTML("beforeend", `<div class="legend layer-legend" data-legend="${escapeHtml(layer.id)}" data-field="${escapeHtml(legend.field)}">${legend.entries
+        section.insertAdjacentHTML("beforeend", `<div class="legend layer-legend" data-legend="${escapeHtml(layer.id)}" data-field="${escapeHtml(legend.field || "")}">${legend.entries
           .map((e) => `<span data-colour="${escapeHtml(e.colour)}"><i class="${legend.kind}" style="background:${e.colour}"></i>${escapeHtml(e.label)}</span>`).join("")}</div>`);
       }
       const live = emergency.legendHtml(layer.id);
