@@ -340,6 +340,9 @@ fn check(
             Err(reason) => return Err((Some(id), reason, false)),
         }
     }
+    if def.geometry == GeometryKind::Polygon {
+        validate::clean_polygons(&mut feature.geometry);
+    }
     let first = feature.geometry.coords_iter().next();
     let mut shift_m = None;
     if !crs.is_wgs84() {
@@ -359,7 +362,7 @@ fn check(
         Err(reason) => {
             return Err((
                 Some(id),
-                format!("{reason} after reprojection from {}", crs.label()),
+                format!("{reason} (read in {})", crs.label()),
                 false,
             ));
         }
