@@ -281,7 +281,7 @@ fn parsed() -> &'static Mutex<HashMap<String, Crs>> {
 
 /// The EPSG code in any of the spellings clients use: `EPSG:4528`, `epsg:4528`, `4528`,
 /// `[EPSG:4528]`, `urn:ogc:def:crs:EPSG::4528`, `http://www.opengis.net/def/crs/EPSG/0/4528`.
-fn epsg_code(text: &str) -> Option<u32> {
+pub fn epsg_code(text: &str) -> Option<u32> {
     let lower = text.trim().to_ascii_lowercase();
     let lower = lower
         .strip_prefix('[')
