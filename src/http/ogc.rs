@@ -317,7 +317,10 @@ fn parse_bbox_in(raw: &str, bbox_crs: &OgcCrs) -> Result<Rect<f64>, ApiError> {
     for (a, b) in points {
         let c = bbox_crs.to_wgs84(a, b, "bbox")?;
         if !c.x.is_finite() || !c.y.is_finite() {
-            return Err(ApiError::invalid("bbox", "bbox does not transform to WGS84"));
+            return Err(ApiError::invalid(
+                "bbox",
+                "bbox does not transform to WGS84",
+            ));
         }
         rect = Some(match rect {
             None => Rect::new(c, c),
@@ -491,10 +494,7 @@ async fn items(
 /// A GeoJSON response with its `Content-Crs` header (OGC API – Features Part 2).
 fn with_crs(out: &OgcCrs, value: Value) -> Response {
     (
-        [
-            (header::CONTENT_TYPE, GEOJSON.to_string()),
-            out.header(),
-        ],
+        [(header::CONTENT_TYPE, GEOJSON.to_string()), out.header()],
         value.to_string(),
     )
         .into_response()

@@ -431,6 +431,26 @@ fn read_value(
                 }
             })
         }
+        OGRFieldType::OFTDate | OGRFieldType::OFTDateTime => {
+            let (mut y, mut mo, mut d, mut h, mut mi, mut tz) = (0, 0, 0, 0, 0, 0);
+            let mut s = 0f32;
+            // SAFETY: as above; out-pointers point at locals.
+            let ok = unsafe {
+                gdal_sys::OGR_F_GetFieldAsDateTimeEx(
+                    feature, i, &mut y, &mut mo, &mut d, &mut h, &mut mi, &mut s, &mut tz,
+                )
+            };
+            if ok == 0 {
+                return Ok(Value::Null);
+            }
+            // ISO 8601, as the catalogue's date fields are written; midnight is a date.
+            let text = if column.kind == OGRFieldType::OFTDate || (h, mi, s) == (0, 0, 0.0) {
+                format!("{y:04}-{mo:02}-{d:02}")
+            } else {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{:02}", s as u32)
+            };
+            Ok(coerce(text, kind))
+        }
         _ => {
             // SAFETY: as above; the string is owned by the feature and copied at once.
             let bytes =
