@@ -412,7 +412,7 @@ async fn postgis_tables_as_layers_locate_like_geojson() {
             Some(&url),
         )
         .unwrap();
-        source.fetch(&def, &[some_id.clone()]).unwrap()
+        source.fetch(&def, std::slice::from_ref(&some_id)).unwrap()
     })
     .await
     .unwrap();

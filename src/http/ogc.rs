@@ -85,7 +85,7 @@ impl OgcCrs {
     }
 
     /// (x, y) in WGS84 → this CRS, in its axis order.
-    fn from_wgs84(&self, c: geo::Coord<f64>) -> Result<geo::Coord<f64>, ApiError> {
+    fn project(&self, c: geo::Coord<f64>) -> Result<geo::Coord<f64>, ApiError> {
         let (x, y) = self
             .crs
             .from_wgs84(c.x, c.y)
@@ -240,7 +240,7 @@ fn feature_json(
         use geo::MapCoordsInPlace;
         let failure = std::cell::RefCell::new(None);
         let failure_ref = &failure;
-        shape.map_coords_in_place(|c| match out.from_wgs84(c) {
+        shape.map_coords_in_place(|c| match out.project(c) {
             Ok(c) => c,
             Err(e) => {
                 failure_ref.borrow_mut().get_or_insert(e);

@@ -151,7 +151,6 @@ impl GdalSource {
             }
         });
         let count = layer.try_feature_count();
-        drop(layer);
         let utf8_by_format = !(is_dbf || ext == "csv");
         let encoding = if utf8_by_format {
             TextEncoding::UTF8_DEFAULT
