@@ -173,3 +173,35 @@ async fn import_turns_a_bureau_shapefile_into_the_shelter_layer() {
         .await
         .unwrap();
 }
+
+/// GDAL's SQLite (writing GeoPackages) and sqlx's (the case database, the GeoPackage reader)
+/// are one library in one process (`.cargo/config.toml`); two copies crash when GDAL opens a
+/// GeoPackage.
+#[tokio::test]
+async fn gdal_geopackages_and_the_sqlite_case_database_share_one_process() {
+    let (_db, _dir) = common::cases::open_db(common::cases::Backend::Sqlite).await;
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().to_path_buf();
+    let store = tokio::task::spawn_blocking(move || {
+        gridlink::demo::generate(&gridlink::demo::GenOptions {
+            output: gridlink::demo::output::Output {
+                format: gridlink::demo::output::OutputFormat::Gpkg,
+                epsg: Some(4528),
+                encoding: None,
+            },
+            seed: 5,
+            scale: 0.05,
+            layers_dir: common::layers_dir(),
+            tables_dir: common::tables_dir(),
+            out_dir: path.clone(),
+        })
+        .unwrap();
+        gridlink::spatial::LayerStore::load(common::catalog(), &path).unwrap()
+    })
+    .await
+    .unwrap();
+    let towns = store.layer("towns").unwrap();
+    assert_eq!(towns.report.format, "GeoPackage");
+    assert_eq!(towns.report.declared_crs.as_deref(), Some("EPSG:4528"));
+    assert_eq!(towns.len(), 12);
+}
