@@ -22,6 +22,7 @@ fn repo() -> PathBuf {
 
 fn options(out: &Path) -> GenOptions {
     GenOptions {
+        output: Default::default(),
         seed: DEFAULT_SEED,
         scale: 1.0,
         layers_dir: repo().join("layers"),
@@ -49,7 +50,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("baseline: geojson parse only", |b| {
         b.iter(|| {
             for layer in &catalog.layers {
-                let text = std::fs::read_to_string(out.join(&layer.source.path)).expect("file");
+                let ctx = gridlink::sources::SourceContext::new(&out, None).expect("manifest");
+                let path = gridlink::sources::resolve_path(layer, &ctx).expect("resolves");
+                let text = std::fs::read_to_string(path).expect("file");
                 let parsed: geojson::GeoJson = text.parse().expect("geojson");
                 std::hint::black_box(parsed);
             }

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Makes this machine able to run the whole test suite; safe to run again.
+#  - the build's Debian packages (GDAL, PROJ, SQLite, libclang: scripts/build-deps.sh);
 #  - GDAL's ogrinfo (Debian gdal-bin) reads the OGC API in a client test;
 #  - PostgreSQL with PostGIS (postgresql-15-postgis-3) on 127.0.0.1:5432, database `test`;
 #  - Chromium (Debian's, never a downloaded one) and a CJK font for the browser test, and the
 #    web map's npm packages (MapLibre GL JS, playwright-core).
 set -euo pipefail
+"$(dirname "$0")/build-deps.sh"
 need=()
-command -v ogrinfo >/dev/null || need+=(gdal-bin)
+# ogrinfo/ogr2ogr: the OGC API client test and the format fixtures (FileGDB, TAB, KML, CSV).
+command -v ogr2ogr >/dev/null || need+=(gdal-bin)
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)

@@ -19,6 +19,16 @@ pub struct FileConfig {
     pub tile_cache_mb: Option<u64>,
     /// Case database URL (`sqlite:PATH` or `postgres://…`).
     pub database: Option<String>,
+    /// The database of PostGIS-backed layers.
+    pub postgis: Option<PostgisConfig>,
+}
+
+/// `[postgis]`: where layers with `postgis = "schema.table"` sources live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgisConfig {
+    /// `postgres://user@host/db`; `GRIDLINK_LAYERS_DATABASE` overrides it.
+    pub url: Option<String>,
 }
 
 impl FileConfig {
@@ -52,6 +62,8 @@ pub struct Config {
     pub tile_cache_mb: u64,
     /// Where cases, events and API keys live.
     pub database: String,
+    /// Where PostGIS-backed layers live (`[postgis] url`, `GRIDLINK_LAYERS_DATABASE`).
+    pub layers_database: Option<String>,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "data/demo";
@@ -74,6 +86,7 @@ impl Config {
             .or(file.data_dir)
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         Config {
+            layers_database: file.postgis.and_then(|p| p.url),
             database: file.database.unwrap_or_else(|| {
                 format!("sqlite:{}", data_dir.join(DEFAULT_DATABASE_FILE).display())
             }),
@@ -113,6 +126,7 @@ mod tests {
             web_dir: None,
             tile_cache_mb: None,
             database: None,
+            postgis: None,
         };
         let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));

@@ -101,9 +101,9 @@ fn a_broken_layer_file_is_refused_naming_file_and_field() {
         ),
         (
             "shelters.toml",
-            "path = \"shelters.geojson\"",
-            "path = \"shelters.shp\"",
-            "source.path",
+            "path = \"shelters\"",
+            "path = \"shelters\"\npostgis = \"gis.shelters\"",
+            "source.postgis",
         ),
         (
             "shelters.toml",

@@ -77,7 +77,7 @@ fn check_fails_when_a_layer_file_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("could not be loaded") && stderr.contains(".geojson"),
+        stderr.contains("could not be loaded") && stderr.contains("no such file"),
         "{stderr}"
     );
 }
@@ -96,7 +96,7 @@ fn gen_data_writes_the_dataset_and_says_so() {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("wrote 27 files"), "{stdout}");
+    assert!(stdout.contains("wrote 27 geojson files"), "{stdout}");
     assert!(out.path().join("grid_cells.geojson").is_file());
     let bad = gridlink()
         .args(["gen-data", "--scale=0", "--out"])

@@ -286,7 +286,11 @@ fn same_seed_and_scale_give_identical_bytes() {
         .map(|e| e.unwrap().file_name())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 27);
+    assert_eq!(
+        files.len(),
+        28,
+        "27 layers and the data directory's dataset.toml"
+    );
     for name in &files {
         let x = std::fs::read(a.path().join(name)).unwrap();
         let y = std::fs::read(b.path().join(name)).unwrap();

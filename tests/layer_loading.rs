@@ -176,7 +176,8 @@ fn each_kind_of_bad_feature_is_skipped_with_its_index_and_reason() {
     assert!(reason(9).contains("outside longitude"), "{}", reason(9));
     assert_eq!(problems.len(), 9);
     for p in problems {
-        assert!(p.file.ends_with("shelters.geojson"), "{:?}", p.file);
+        let file = p.location.path().expect("a file source");
+        assert!(file.ends_with("shelters.geojson"), "{file:?}");
     }
     assert_eq!(shelters.report.read, 11);
 
@@ -262,7 +263,11 @@ fn a_geopackage_with_a_nan_coordinate_is_reported_per_feature() {
         .collect();
     gridlink::sources::geopackage::write(
         &dir.path().join("data/demo.gpkg"),
-        &[gridlink::sources::geopackage::TableOut { def, rows }],
+        &[gridlink::sources::geopackage::TableOut {
+            def,
+            table: None,
+            rows,
+        }],
     )
     .unwrap();
     let store = LayerStore::load(catalog, &dir.path().join("data")).unwrap();
@@ -293,7 +298,7 @@ fn geopackage_and_geojson_sources_load_the_same_layers() {
         let text = std::fs::read_to_string(&path).unwrap();
         let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
         let text = text.replace(
-            &format!("path = \"{stem}.geojson\""),
+            &format!("path = \"{stem}\""),
             &format!("path = \"fengxian.gpkg\"\ntable = \"{stem}\""),
         );
         std::fs::write(&path, text).unwrap();

@@ -119,12 +119,12 @@ async fn gcj02_and_bd09_input_is_converted_before_locating() {
         if wgs["edge_distance_m"].as_f64().unwrap() < 2.0 {
             continue;
         }
-        for crs in [Crs::Gcj02, Crs::Bd09] {
-            let (x, y) = crs.from_wgs84(p.x(), p.y());
-            let (status, body) = locate(x, y, &format!("&crs={}", crs.as_str())).await;
+        for crs in [Crs::Gcj02, Crs::Bd09, Crs::parse("EPSG:4528").unwrap()] {
+            let (x, y) = crs.from_wgs84(p.x(), p.y()).unwrap();
+            let (status, body) = locate(x, y, &format!("&crs={}", crs.label())).await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(body["cell"]["id"], cells.id(i), "{crs:?}");
-            assert_eq!(body["point"]["input_crs"], crs.as_str());
+            assert_eq!(body["point"]["input_crs"], crs.label());
             let back = Point::new(
                 body["point"]["lon"].as_f64().unwrap(),
                 body["point"]["lat"].as_f64().unwrap(),

@@ -22,6 +22,7 @@ pub fn store() -> LayerStore {
     let catalog = Catalog::load(&repo().join("layers"), &repo().join("data")).expect("catalogue");
     if !is_complete(&catalog, &data) {
         generate(&GenOptions {
+            output: Default::default(),
             seed: DEFAULT_SEED,
             scale: 1.0,
             layers_dir: repo().join("layers"),

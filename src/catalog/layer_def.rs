@@ -202,37 +202,107 @@ pub struct FieldDef {
     pub values_from: Option<String>,
 }
 
-/// Where a layer's features come from. The format follows the file extension so that the same
-/// catalogue entry can be pointed at GeoJSON or a GeoPackage by editing one line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where a layer's features come from: a file or folder any OGR driver reads, or a PostGIS
+/// table. Backward compatible with the first catalogue (`path` + GeoPackage `table`).
+///
+/// ```toml
+/// [source]
+/// path = "shelters"            # extension optional: the data dir's manifest or the one file found
+/// layer = "shelters"           # FileGDB feature class, GeoPackage table, KML folder
+/// crs = "EPSG:4528"            # default: what the source declares (.prj, GeoPackage SRS, SRID)
+/// encoding = "GBK"             # DBF and CSV text
+/// id_field = "code"
+/// [source.fields]
+/// name = "名称"                # catalogue field = source column
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDef {
-    /// Relative to the data directory, or absolute.
-    pub path: String,
-    /// GeoPackage table; defaults to the layer id.
-    #[serde(default)]
+    /// Relative to the data directory, or absolute. Without an extension the data directory
+    /// decides which file it is (see `sources::resolve_path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A PostGIS table, `schema.table`; the connection comes from the configuration
+    /// (`GRIDLINK_LAYERS_DATABASE` or `[postgis]` in gridlink.toml), never from a layer file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgis: Option<String>,
+    /// The table's geometry column (default: its only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geometry_column: Option<String>,
+    /// An SQL condition on the table (`"status <> 'retired'"`).
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// The layer inside a multi-layer source: FileGDB feature class, GeoPackage table, KML
+    /// folder. Default: the layer id, or the source's only layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// The first catalogue's name for `layer` (GeoPackage table); still accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// `EPSG:nnnn`, a PROJ string, `gcj02` or `bd09`; overrides what the source declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crs: Option<String>,
+    /// Text encoding of DBF and CSV files (`GBK`, `GB18030`, `UTF-8`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// CSV point columns: longitude/easting and latitude/northing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// Catalogue field = source column, for columns named otherwise (名称, 地址, 容纳人数…).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
     /// The attribute that identifies a feature (for GeoJSON the feature `id` is used when the
     /// attribute is absent).
     pub id_field: String,
 }
 
+/// How a source is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceFormat {
+    /// gridlink's own GeoJSON reader (faster than OGR's for this job).
     GeoJson,
+    /// gridlink's own GeoPackage reader.
     GeoPackage,
+    /// Any other file or folder, through GDAL/OGR.
+    Gdal,
+    /// A PostGIS table.
+    PostGis,
+}
+
+impl SourceFormat {
+    /// The format a file path is read as, from its extension.
+    pub fn of_path(path: &str) -> SourceFormat {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".geojson") || lower.ends_with(".json") {
+            SourceFormat::GeoJson
+        } else if lower.ends_with(".gpkg") {
+            SourceFormat::GeoPackage
+        } else {
+            SourceFormat::Gdal
+        }
+    }
 }
 
 impl SourceDef {
-    pub fn format(&self) -> Option<SourceFormat> {
-        let lower = self.path.to_ascii_lowercase();
-        if lower.ends_with(".geojson") || lower.ends_with(".json") {
-            Some(SourceFormat::GeoJson)
-        } else if lower.ends_with(".gpkg") {
-            Some(SourceFormat::GeoPackage)
-        } else {
-            None
+    /// A source read from a file or folder.
+    pub fn file(path: impl Into<String>, id_field: impl Into<String>) -> SourceDef {
+        SourceDef {
+            path: Some(path.into()),
+            id_field: id_field.into(),
+            ..Default::default()
         }
+    }
+
+    /// The layer inside a multi-layer source, if one is named.
+    pub fn layer_name(&self) -> Option<&str> {
+        self.layer.as_deref().or(self.table.as_deref())
+    }
+
+    /// The source column a catalogue field reads, when the catalogue maps it.
+    pub fn column_for(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).map(String::as_str)
     }
 }
 

@@ -173,15 +173,7 @@ fn validate_layer(file: &Path, def: &LayerDef, groups: &[GroupDef]) -> Result<()
             ),
         );
     }
-    if def.source.format().is_none() {
-        return err(
-            "source.path",
-            format!(
-                "{:?}: unknown format (use .geojson, .json or .gpkg)",
-                def.source.path
-            ),
-        );
-    }
+    validate_source(file, def)?;
     if def.fields.is_empty() {
         return err("fields", "a layer needs at least its id field".into());
     }
@@ -240,6 +232,94 @@ fn validate_layer(file: &Path, def: &LayerDef, groups: &[GroupDef]) -> Result<()
             _ => Ok(()),
         },
     }
+}
+
+/// The `[source]` table: one of `path`/`postgis`, a CRS PROJ knows, an encoding that exists,
+/// mapped fields that are declared. Checked here so a typo is named with its file and field
+/// before anything is read.
+fn validate_source(file: &Path, def: &LayerDef) -> Result<(), CatalogError> {
+    let err = |field: &str, message: String| Err(CatalogError::field(file, field, message));
+    let source = &def.source;
+    match (&source.path, &source.postgis) {
+        (Some(_), Some(_)) => {
+            return err(
+                "source.postgis",
+                "give either `path` (a file) or `postgis` (a table), not both".into(),
+            );
+        }
+        (None, None) => {
+            return err(
+                "source.path",
+                "a source needs `path` (a file or folder) or `postgis` (schema.table)".into(),
+            );
+        }
+        (Some(path), None) if path.trim().is_empty() => {
+            return err("source.path", "must not be empty".into());
+        }
+        (None, Some(table)) => {
+            let parts: Vec<&str> = table.split('.').collect();
+            if parts.len() > 2 || parts.iter().any(|p| p.trim().is_empty()) {
+                return err(
+                    "source.postgis",
+                    format!("{table:?} must be \"schema.table\" or \"table\""),
+                );
+            }
+        }
+        (Some(_), None) => {
+            for key in ["geometry_column", "where"] {
+                let set = match key {
+                    "geometry_column" => source.geometry_column.is_some(),
+                    _ => source.filter.is_some(),
+                };
+                if set {
+                    return err(
+                        &format!("source.{key}"),
+                        "only applies to a `postgis` source".into(),
+                    );
+                }
+            }
+        }
+    }
+    // Whether PROJ knows the CRS is checked when the layer is opened (the catalogue sits
+    // below the CRS code); here only that one is given.
+    if source.crs.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return err(
+            "source.crs",
+            "must not be empty (leave it out to use the source's own)".into(),
+        );
+    }
+    if let Some(encoding) = &source.encoding {
+        if encoding_rs::Encoding::for_label(encoding.trim().as_bytes()).is_none() {
+            return err(
+                "source.encoding",
+                format!("unknown encoding {encoding:?} (use e.g. GBK, GB18030, UTF-8, Big5)"),
+            );
+        }
+    }
+    if source.x.is_some() != source.y.is_some() {
+        return err(
+            "source.x",
+            "CSV points need both `x` and `y` (the coordinate columns)".into(),
+        );
+    }
+    if source.x.is_some() && source.postgis.is_some() {
+        return err("source.x", "only applies to CSV files".into());
+    }
+    for (field, column) in &source.fields {
+        if def.field(field).is_none() {
+            return err(
+                &format!("source.fields.{field}"),
+                format!("{field:?} is not one of the declared fields"),
+            );
+        }
+        if column.trim().is_empty() {
+            return err(
+                &format!("source.fields.{field}"),
+                "the source column must not be empty".into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn validate_catalogue(files: &[PathBuf], layers: &[LayerDef]) -> Result<(), CatalogError> {

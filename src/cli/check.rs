@@ -6,6 +6,7 @@ use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
 use crate::services::siting::{self, DEFAULT_FLOOD_BUFFER_M, STANDARD};
 use crate::spatial::{LayerStore, topology};
+
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -38,7 +39,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         tables.unit_types.len(),
         tables.chemicals.len()
     );
-    let store = LayerStore::load(catalog, &config.data_dir)?;
+    let store = super::load_store(config, catalog)?;
     println!(
         "{:<22} {:<16} {:>9} {:>9} {:>9}",
         "layer", "title", "features", "skipped", "load ms"
@@ -55,11 +56,23 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
             r.problems.len(),
             r.load_time.as_secs_f64() * 1000.0
         );
+        println!("    source:    {} ({})", r.location, r.format);
+        println!(
+            "    crs:       declared {}, read as {}",
+            r.declared_crs.as_deref().unwrap_or("none"),
+            r.crs
+        );
+        println!("    transform: {}", r.transform);
+        if let Some(shift) = r.shift {
+            println!(
+                "    shift:     mean {:.1} m, max {:.1} m (measured at each feature's first vertex)",
+                shift.mean_m, shift.max_m
+            );
+        }
         for p in r.problems.iter().take(args.problems) {
             println!(
-                "    skipped: {} feature #{}{}: {}",
-                p.file.display(),
-                p.index,
+                "    skipped: {}{}: {}",
+                p.place(),
                 p.id.as_deref()
                     .map(|id| format!(" ({id})"))
                     .unwrap_or_default(),

@@ -104,7 +104,8 @@ fn check_unit(config: &Config, code: &str) -> anyhow::Result<()> {
         let Some(def) = catalog.with_role(role) else {
             continue;
         };
-        let layer = crate::spatial::LayerStore::load_one(def, &config.data_dir)?;
+        let layer =
+            crate::spatial::LayerStore::load_one_in(def, &super::source_context(config)?, None)?;
         if layer.find(code).is_some() {
             return Ok(());
         }

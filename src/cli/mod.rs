@@ -41,6 +41,10 @@ pub struct Cli {
     /// `postgres://user@host/db` (PostgreSQL with PostGIS).
     #[arg(long, global = true, env = "GRIDLINK_DATABASE")]
     pub database: Option<String>,
+    /// PostgreSQL/PostGIS database holding the layers whose `[source]` is `postgis = …`
+    /// [default: `url` under [postgis] in the config file].
+    #[arg(long, global = true, env = "GRIDLINK_LAYERS_DATABASE")]
+    pub layers_database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -79,8 +83,31 @@ impl Cli {
         if let Some(url) = &self.database {
             config.database = url.clone();
         }
+        if let Some(url) = &self.layers_database {
+            config.layers_database = Some(url.clone());
+        }
         Ok(config)
     }
+}
+
+/// Where the layers' sources are: the data directory (and its manifest) and the layers
+/// database for PostGIS layers.
+pub fn source_context(config: &Config) -> anyhow::Result<crate::sources::SourceContext> {
+    Ok(crate::sources::SourceContext::new(
+        &config.data_dir,
+        config.layers_database.clone(),
+    )?)
+}
+
+/// Loads every layer of `catalog` as the configuration says.
+pub fn load_store(
+    config: &Config,
+    catalog: crate::catalog::Catalog,
+) -> anyhow::Result<crate::spatial::LayerStore> {
+    Ok(crate::spatial::LayerStore::load_with(
+        catalog,
+        &source_context(config)?,
+    )?)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {

@@ -29,7 +29,7 @@ pub struct Args {
 
 fn load(config: &Config) -> anyhow::Result<LayerStore> {
     let catalog = Catalog::load(&config.layers_dir, &config.tables_dir)?;
-    Ok(LayerStore::load(catalog, &config.data_dir)?)
+    super::load_store(config, catalog)
 }
 
 pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
@@ -38,6 +38,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         if !is_complete(&catalog, &config.data_dir) {
             tracing::info!(dir = %config.data_dir.display(), "generating the demo dataset");
             let summary = generate(&GenOptions {
+                output: Default::default(),
                 seed: DEFAULT_SEED,
                 scale: 1.0,
                 layers_dir: config.layers_dir.clone(),
@@ -55,7 +56,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let store = load(config)?;
     for layer in store.layers() {
         for problem in &layer.report.problems {
-            tracing::warn!(layer = %layer.def.id, file = %problem.file.display(), index = problem.index, reason = %problem.reason, "skipped feature");
+            tracing::warn!(layer = %layer.def.id, at = %problem.place(), reason = %problem.reason, "skipped feature");
         }
     }
     tracing::info!(

@@ -44,6 +44,8 @@ pub struct GenOptions {
     pub layers_dir: PathBuf,
     pub tables_dir: PathBuf,
     pub out_dir: PathBuf,
+    /// File format and CRS of the written layers (GeoJSON in WGS84 by default).
+    pub output: output::Output,
 }
 
 #[derive(Debug, Clone)]
@@ -107,8 +109,8 @@ pub fn generate(options: &GenOptions) -> Result<GenSummary, DemoError> {
     datasets.extend(infrastructure::datasets(&ctx, &namer));
     datasets.extend(urban::datasets(&ctx, &mut namer));
 
-    let files =
-        output::write_all(&catalog, &datasets, &options.out_dir).map_err(DemoError::Build)?;
+    let files = output::write_all(&catalog, &datasets, &options.out_dir, &options.output)
+        .map_err(DemoError::Build)?;
     Ok(GenSummary {
         files,
         counts: datasets
@@ -158,10 +160,14 @@ fn check_references(
     Ok(())
 }
 
-/// True when `dir` holds every source file the catalogue needs.
+/// True when `dir` holds every source file the catalogue's file layers need.
 pub fn is_complete(catalog: &Catalog, dir: &Path) -> bool {
+    let Ok(ctx) = crate::sources::SourceContext::new(dir, None) else {
+        return false;
+    };
     catalog
         .layers
         .iter()
-        .all(|l| crate::sources::resolve(dir, &l.source.path).is_file())
+        .filter(|l| l.source.postgis.is_none())
+        .all(|l| crate::sources::resolve_path(l, &ctx).is_ok_and(|p| p.exists()))
 }

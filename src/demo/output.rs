@@ -1,11 +1,17 @@
 //! Generated features and the files they are written to.
 //!
-//! The generator produces features per *role*; the catalogue says which file (and format) the
-//! layer playing that role reads, so the demo dataset always matches `layers/`.
+//! The generator produces features per *role*; the catalogue says which file the layer playing
+//! that role reads, so the demo dataset always matches `layers/`. A layer path without an
+//! extension is written in the chosen [`OutputFormat`] — GeoJSON (the default), GeoPackage, or
+//! Shapefiles as a real centre delivers them (Gauss-Krüger, GBK DBFs, `.prj`) — and the data
+//! directory's manifest (`dataset.toml`) records the choice, so the catalogue loads it unchanged.
 
 use crate::catalog::{Catalog, FieldType, LayerDef, Role, SourceFormat};
-use crate::sources::{self, geopackage};
+use crate::sources::manifest::Manifest;
+use crate::sources::{self, gdal::write as gdal_write, geopackage};
+use crate::spatial::crs::Crs;
 use geo::{BoundingRect, Geometry};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -101,16 +107,82 @@ fn write_geojson(path: &Path, features: &[Feature]) -> Result<(), String> {
     out.flush().map_err(io)
 }
 
-/// Writes every dataset to the file its catalogue layer names, under `out_dir`. Returns the
-/// files written, in catalogue order.
+/// The file format of layers whose catalogue path has no extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// RFC 7946 GeoJSON, WGS84.
+    #[default]
+    Geojson,
+    /// One GeoPackage per layer.
+    Gpkg,
+    /// ESRI Shapefiles (.shp/.shx/.dbf/.prj/.cpg), text in `encoding`.
+    Shp,
+}
+
+impl OutputFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Geojson => "geojson",
+            OutputFormat::Gpkg => "gpkg",
+            OutputFormat::Shp => "shp",
+        }
+    }
+}
+
+/// How the generated layers are written.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub format: OutputFormat,
+    /// Target CRS (EPSG code); `None` is WGS84, except Shapefiles: CGCS2000 3° Gauss-Krüger
+    /// zone 40 (EPSG:4528), as the district's surveying data is.
+    pub epsg: Option<u32>,
+    /// DBF text encoding of Shapefiles (default GBK).
+    pub encoding: Option<String>,
+}
+
+/// The CRS Shapefiles are written in unless told otherwise.
+pub const SHAPEFILE_DEFAULT_EPSG: u32 = 4528;
+
+impl Output {
+    fn epsg(&self) -> u32 {
+        self.epsg.unwrap_or(match self.format {
+            OutputFormat::Shp => SHAPEFILE_DEFAULT_EPSG,
+            _ => 4326,
+        })
+    }
+
+    fn encoding(&self) -> Option<&str> {
+        match self.format {
+            OutputFormat::Shp => Some(self.encoding.as_deref().unwrap_or("GBK")),
+            _ => None,
+        }
+    }
+}
+
+/// One layer to write: where, as what.
+struct Target<'a> {
+    def: &'a LayerDef,
+    path: PathBuf,
+    features: &'a [Feature],
+}
+
+/// Writes every dataset to the file its catalogue layer names, under `out_dir`, and the data
+/// directory's manifest. Returns the files written, in catalogue order.
 pub fn write_all(
     catalog: &Catalog,
     datasets: &[Dataset],
     out_dir: &Path,
+    output: &Output,
 ) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-    let mut gpkg: Vec<(PathBuf, &LayerDef, &[Feature])> = Vec::new();
-    let mut written = Vec::new();
+    let epsg = output.epsg();
+    if output.format == OutputFormat::Geojson && epsg != 4326 {
+        return Err(format!(
+            "GeoJSON is WGS84 by definition (RFC 7946): use --format shp or gpkg for EPSG:{epsg}"
+        ));
+    }
+    let crs = Crs::parse(&format!("EPSG:{epsg}")).map_err(|e| e.to_string())?;
+    let mut targets: Vec<Target<'_>> = Vec::new();
     for def in &catalog.layers {
         let Some(role) = def.role else { continue };
         let Some(dataset) = datasets.iter().find(|d| d.role == role) else {
@@ -123,26 +195,64 @@ pub fn write_all(
         for feature in &dataset.features {
             check_schema(def, feature)?;
         }
-        let path = sources::resolve(out_dir, &def.source.path);
-        match def.source.format() {
-            Some(SourceFormat::GeoJson) => {
-                write_geojson(&path, &dataset.features)?;
-                written.push(path);
+        let Some(path) = def.source.path.as_deref() else {
+            return Err(format!(
+                "layer {} reads a PostGIS table, not a file",
+                def.id
+            ));
+        };
+        let mut path = sources::resolve(out_dir, path);
+        if path.extension().is_none() {
+            path.set_extension(output.format.extension());
+        }
+        targets.push(Target {
+            def,
+            path,
+            features: &dataset.features,
+        });
+    }
+    let mut written = Vec::new();
+    let mut gpkg: Vec<&Target<'_>> = Vec::new();
+    for target in &targets {
+        let text = target.path.to_string_lossy().into_owned();
+        match SourceFormat::of_path(&text) {
+            SourceFormat::GeoJson => {
+                if epsg != 4326 {
+                    return Err(format!(
+                        "{}: GeoJSON is WGS84 by definition (RFC 7946)",
+                        target.path.display()
+                    ));
+                }
+                write_geojson(&target.path, target.features)?;
+                written.push(target.path.clone());
             }
-            Some(SourceFormat::GeoPackage) => gpkg.push((path, def, &dataset.features)),
-            None => return Err(format!("layer {}: unknown source format", def.id)),
+            SourceFormat::GeoPackage if epsg == 4326 => gpkg.push(target),
+            SourceFormat::GeoPackage => {
+                let _ = std::fs::remove_file(&target.path);
+                write_with_gdal(target, "GPKG", epsg, &crs, None)?;
+                written.push(target.path.clone());
+            }
+            _ => {
+                for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+                    let _ = std::fs::remove_file(target.path.with_extension(ext));
+                }
+                write_with_gdal(target, "ESRI Shapefile", epsg, &crs, output.encoding())?;
+                written.push(target.path.clone());
+            }
         }
     }
-    let mut files: Vec<PathBuf> = gpkg.iter().map(|(p, _, _)| p.clone()).collect();
+    let mut files: Vec<PathBuf> = gpkg.iter().map(|t| t.path.clone()).collect();
     files.dedup();
     for file in files {
         let _ = std::fs::remove_file(&file);
         let tables: Vec<geopackage::TableOut<'_>> = gpkg
             .iter()
-            .filter(|(p, _, _)| *p == file)
-            .map(|(_, def, features)| geopackage::TableOut {
-                def,
-                rows: features
+            .filter(|t| t.path == file)
+            .map(|t| geopackage::TableOut {
+                def: t.def,
+                table: None,
+                rows: t
+                    .features
                     .iter()
                     .map(|f| geopackage::RowOut {
                         geometry: &f.geometry,
@@ -155,5 +265,51 @@ pub fn write_all(
         geopackage::write(&file, &tables)?;
         written.push(file);
     }
+    Manifest {
+        format: Some(output.format.extension().to_string()),
+        encoding: output.encoding().map(str::to_string),
+        crs: Some(format!("EPSG:{epsg}")),
+        layers: Default::default(),
+    }
+    .write(out_dir)
+    .map_err(|e| format!("{}: {e}", out_dir.display()))?;
     Ok(written)
+}
+
+/// Writes one layer through GDAL, reprojected from WGS84 into `crs` on all cores.
+fn write_with_gdal(
+    target: &Target<'_>,
+    driver: &str,
+    epsg: u32,
+    crs: &Crs,
+    encoding: Option<&str>,
+) -> Result<(), String> {
+    let rows: Vec<gdal_write::Row<'_>> = target
+        .features
+        .par_iter()
+        .map(|f| {
+            let mut geometry = f.geometry.clone();
+            crs.geometry_from_wgs84(&mut geometry)
+                .map_err(|e| format!("layer {}: {e}", target.def.id))?;
+            Ok(gdal_write::Row {
+                geometry,
+                properties: &f.properties,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let table = target
+        .def
+        .source
+        .layer_name()
+        .unwrap_or(&target.def.id)
+        .to_string();
+    gdal_write::write_layer(
+        &target.path,
+        driver,
+        target.def,
+        &table,
+        epsg,
+        encoding,
+        rows,
+    )
 }

@@ -203,7 +203,7 @@ impl Batch {
         let mut point_row = Vec::with_capacity(rows.len());
         for (k, row) in rows.iter().enumerate() {
             match &row.point {
-                Ok((lon, lat, _)) => match super::params::point(*lon, *lat, self.crs) {
+                Ok((lon, lat, _)) => match super::params::point(*lon, *lat, &self.crs) {
                     Ok(p) => {
                         points.push(p);
                         point_row.push(k);

@@ -112,13 +112,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let cases = service(&state)?;
     let body: ReportBody = parse_body(&body)?;
-    let crs = match body.crs.as_deref() {
-        None => crate::spatial::crs::Crs::Wgs84,
-        Some(name) => name
-            .parse()
-            .map_err(|e: String| ApiError::invalid("crs", e))?,
-    };
-    let p = super::params::point(body.lon, body.lat, crs)?;
+    let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+    let p = super::params::point(body.lon, body.lat, &crs)?;
     let store = state.store.snapshot();
     let report = Report {
         class: body.class,

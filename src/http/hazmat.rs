@@ -16,7 +16,6 @@ use crate::services::hazmat::{
     Analysis, CELL_CODE_CAP, Exposure, Group, Origin, Request, analyse_live,
 };
 use crate::spatial::Layer;
-use crate::spatial::crs::Crs;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
@@ -345,13 +344,8 @@ pub async fn zone(
             let what = "the incident's longitude and latitude, or a hazard_source id instead";
             let lon = required(lon, "lon", what)?;
             let lat = required(lat, "lat", what)?;
-            let crs = match body.crs.as_deref() {
-                None => Crs::Wgs84,
-                Some(name) => name
-                    .parse()
-                    .map_err(|e: String| ApiError::invalid("crs", e))?,
-            };
-            Origin::Point(point(lon, lat, crs)?)
+            let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+            Origin::Point(point(lon, lat, &crs)?)
         }
     };
     let request = Request {

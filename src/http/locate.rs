@@ -26,7 +26,7 @@ pub struct PointOut {
     pub lon: f64,
     pub lat: f64,
     /// The system the caller gave the point in, and the point as given.
-    pub input_crs: &'static str,
+    pub input_crs: String,
     pub input: [f64; 2],
 }
 
@@ -75,7 +75,7 @@ pub fn answer<'a>(
     store: &'a LayerStore,
     tables: &'a CodeTables,
     p: Coord<f64>,
-    input: (f64, f64, Crs),
+    input: (f64, f64, &Crs),
     class: Option<&str>,
     tolerance_m: f64,
 ) -> Result<Answer<'a>, ServiceError> {
@@ -127,7 +127,7 @@ pub fn answer<'a>(
         point: PointOut {
             lon: p.x,
             lat: p.y,
-            input_crs: input.2.as_str(),
+            input_crs: input.2.label().to_string(),
             input: [input.0, input.1],
         },
         cell: FeatureRef::new(cells, at.cell as usize),
@@ -153,10 +153,10 @@ pub async fn locate_one(
     let crs = params.crs()?;
     let lon = params.required_f64("lon")?;
     let lat = params.required_f64("lat")?;
-    let p = super::params::point(lon, lat, crs)?;
+    let p = super::params::point(lon, lat, &crs)?;
     let tolerance = params.f64_in("tolerance", DEFAULT_TOLERANCE_M, MAX_TOLERANCE_M)?;
     let class = params.get("class").filter(|c| !c.is_empty());
     let store = state.store.snapshot();
-    let answer = answer(&store, &state.tables, p, (lon, lat, crs), class, tolerance)?;
+    let answer = answer(&store, &state.tables, p, (lon, lat, &crs), class, tolerance)?;
     Ok(Json(answer).into_response())
 }

@@ -106,7 +106,7 @@ pub async fn nearest(
     );
     Ok(Json(json!({
         "layer": layer.def.id,
-        "point": {"lon": p.x, "lat": p.y, "input_crs": crs.as_str()},
+        "point": {"lon": p.x, "lat": p.y, "input_crs": crs.label()},
         "count": hits.len(),
         "features": hits.iter().map(|&(i, d)| feature_json(layer, i, d, &live)).collect::<Vec<_>>(),
     })))
@@ -153,7 +153,7 @@ pub async fn around(
         sections.insert(section.role.as_str().to_string(), object);
     }
     Ok(Json(json!({
-        "point": {"lon": p.x, "lat": p.y, "input_crs": crs.as_str()},
+        "point": {"lon": p.x, "lat": p.y, "input_crs": crs.label()},
         "radius_m": radius,
         "location": location,
         "sections": sections,

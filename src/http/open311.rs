@@ -344,7 +344,7 @@ async fn create_request(
             ));
         }
     };
-    let p = point(long, lat, Crs::Wgs84)?;
+    let p = point(long, lat, &Crs::Wgs84)?;
     let address = text(&form, "address_string").map(str::to_string);
     if address
         .as_ref()

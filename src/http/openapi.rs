@@ -23,8 +23,8 @@ fn point_params() -> Vec<Value> {
         ),
         query(
             "crs",
-            "Input coordinate system",
-            json!({"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"}),
+            "Input coordinate system: wgs84, gcj02, bd09 or any EPSG code (EPSG:4528 — then lon/lat carry easting/northing)",
+            json!({"type": "string", "default": "wgs84", "examples": ["gcj02", "bd09", "EPSG:4490", "EPSG:4528"]}),
             false,
         ),
     ]
@@ -95,7 +95,9 @@ pub fn document(ogc_base: &str, collections: &[&str]) -> Value {
                 "summary": "Features of a layer", "operationId": "getFeatures",
                 "parameters": [
                     collection_id,
-                    query("bbox", "minlon,minlat,maxlon,maxlat (CRS84)", json!({"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6}), false),
+                    query("bbox", "lower and upper corner in the axis order of bbox-crs (CRS84: minlon,minlat,maxlon,maxlat)", json!({"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6}), false),
+                    query("bbox-crs", "CRS of bbox, one of the collection's crs list (default CRS84)", json!({"type": "string", "format": "uri"}), false),
+                    query("crs", "CRS of the returned coordinates, one of the collection's crs list (default CRS84); axis order as the CRS defines it", json!({"type": "string", "format": "uri"}), false),
                     query("limit", "Page size", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 10}), false),
                     query("offset", "Features to skip", json!({"type": "integer", "minimum": 0, "default": 0}), false),
                     query("properties", "Comma-separated properties to return", json!({"type": "string"}), false),

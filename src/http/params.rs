@@ -92,11 +92,9 @@ impl Params {
         Ok(value)
     }
 
+    /// `crs` (WGS84 when absent): see [`parse_crs`].
     pub fn crs(&self) -> Result<Crs, ApiError> {
-        match self.get("crs") {
-            None => Ok(Crs::Wgs84),
-            Some(raw) => raw.parse().map_err(|e: String| ApiError::invalid("crs", e)),
-        }
+        parse_crs("crs", self.get("crs"))
     }
 
     /// A time: RFC 3339 or a bare date (midnight UTC), as Unix milliseconds; absent or empty
@@ -120,12 +118,49 @@ impl Params {
         let crs = self.crs()?;
         let lon = self.required_f64("lon")?;
         let lat = self.required_f64("lat")?;
-        Ok((point(lon, lat, crs)?, crs))
+        Ok((point(lon, lat, &crs)?, crs))
     }
 }
 
-/// Checks a lon/lat pair and converts it to WGS84.
-pub fn point(lon: f64, lat: f64, crs: Crs) -> Result<Coord<f64>, ApiError> {
+/// The one parser of a coordinate system a client names — `crs` in a query or a JSON body,
+/// `bbox-crs` — for every endpoint: `wgs84`, `gcj02`, `bd09`, or any EPSG code PROJ knows
+/// (`EPSG:4528`, an OGC URI…). Absent is WGS84; anything else is a 400 naming `field`.
+pub fn parse_crs(field: &str, raw: Option<&str>) -> Result<Crs, ApiError> {
+    match raw {
+        None => Ok(Crs::Wgs84),
+        Some(text) => {
+            Crs::parse(text).map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
+        }
+    }
+}
+
+/// Checks a point given in `crs` and converts it to WGS84. In a projected CRS `lon`/`lat`
+/// carry the easting/northing.
+pub fn point(lon: f64, lat: f64, crs: &Crs) -> Result<Coord<f64>, ApiError> {
+    if !crs.is_geographic() {
+        for (name, v) in [("lon", lon), ("lat", lat)] {
+            if !v.is_finite() {
+                return Err(ApiError::invalid(
+                    name,
+                    format!("{name} must be a finite number, got {v}"),
+                ));
+            }
+        }
+        let (x, y) = crs
+            .to_wgs84(lon, lat)
+            .map_err(|e| ApiError::invalid("crs", e.to_string()))?;
+        if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
+            return Err(ApiError::invalid(
+                "crs",
+                format!(
+                    "({lon}, {lat}) in {} is ({x}, {y}) in WGS84, not a place on Earth: is it the \
+                     right CRS (easting first)?",
+                    crs.label()
+                ),
+            ));
+        }
+        return Ok(Coord { x, y });
+    }
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
         return Err(ApiError::invalid(
             "lon",
@@ -138,6 +173,8 @@ pub fn point(lon: f64, lat: f64, crs: Crs) -> Result<Coord<f64>, ApiError> {
             format!("lat must be between -90 and 90, got {lat}"),
         ));
     }
-    let (x, y) = crs.to_wgs84(lon, lat);
+    let (x, y) = crs
+        .to_wgs84(lon, lat)
+        .map_err(|e| ApiError::invalid("crs", e.to_string()))?;
     Ok(Coord { x, y })
 }

@@ -422,13 +422,8 @@ fn demands(
                 )
             })?;
             let lat = lat.ok_or_else(|| ApiError::invalid("lat", "lat is required with lon"))?;
-            let crs = match body.crs.as_deref() {
-                None => crate::spatial::crs::Crs::Wgs84,
-                Some(name) => name
-                    .parse()
-                    .map_err(|e: String| ApiError::invalid("crs", e))?,
-            };
-            let origin = super::params::point(lon, lat, crs)?;
+            let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+            let origin = super::params::point(lon, lat, &crs)?;
             let people = body
                 .people
                 .ok_or_else(|| ApiError::invalid("people", "people is required with lon/lat"))?;

@@ -1,7 +1,7 @@
 //! GeoPackage tables (OGC GeoPackage 1.x), read through sqlx's SQLite driver and geozero's
 //! GeoPackage-binary geometry decoder; written by [`write_layers`].
 
-use super::{BATCH, FeatureSink, LayerSource, RawFeature, RawItem, SourceError};
+use super::{BATCH, FeatureSink, LayerSource, Location, RawFeature, RawItem, SourceError};
 use crate::catalog::{FieldType, LayerDef};
 use futures_util::TryStreamExt;
 use geozero::wkb;
@@ -13,12 +13,93 @@ use std::str::FromStr;
 
 pub struct GeoPackageSource {
     path: PathBuf,
+    table: String,
+    location: Location,
+    /// The table's SRS as `EPSG:n` (or the SRS definition), from `gpkg_spatial_ref_sys`.
+    declared: Option<String>,
 }
 
 impl GeoPackageSource {
-    pub fn new(path: PathBuf) -> Self {
-        GeoPackageSource { path }
+    /// Opens `table` of the GeoPackage at `path` and reads the SRS it declares.
+    pub fn open(def: &LayerDef, path: PathBuf, table: String) -> Result<Self, SourceError> {
+        let location = Location::File {
+            file: path.clone(),
+            layer: Some(table.clone()),
+        };
+        let unreadable = |message: String| SourceError::Unreadable {
+            layer: def.id.clone(),
+            location: Location::file(&path),
+            message,
+        };
+        if !path.is_file() {
+            return Err(unreadable("no such file".into()));
+        }
+        let declared = block_on(async {
+            let mut conn = connect(&path)
+                .await
+                .map_err(|e| unreadable(e.to_string()))?;
+            let srs = declared_srs(&mut conn, &table).await;
+            let _ = conn.close().await;
+            srs.map_err(|message| SourceError::Malformed {
+                layer: def.id.clone(),
+                location: location.clone(),
+                message,
+            })
+        })
+        .map_err(|e| unreadable(e.to_string()))??;
+        Ok(GeoPackageSource {
+            path,
+            table,
+            location,
+            declared,
+        })
     }
+}
+
+async fn connect(path: &Path) -> Result<SqliteConnection, sqlx::Error> {
+    SqliteConnectOptions::from_str("sqlite://")?
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+}
+
+/// The SRS of `table`'s geometry column: `EPSG:n` for an EPSG-organised SRS, else its
+/// definition; `None` for the GeoPackage's "undefined" SRSs (0 and -1).
+async fn declared_srs(conn: &mut SqliteConnection, table: &str) -> Result<Option<String>, String> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name = ?")
+            .bind(table)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| format!("not a GeoPackage (gpkg_geometry_columns): {e}"))?;
+    let Some((srs_id,)) = row else {
+        let tables: Vec<(String,)> =
+            sqlx::query_as("SELECT table_name FROM gpkg_geometry_columns ORDER BY table_name")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap_or_default();
+        let names: Vec<String> = tables.into_iter().map(|(t,)| t).collect();
+        return Err(format!(
+            "no geometry table {table:?} in the GeoPackage (it has: {}); name it with `layer` in [source]",
+            names.join(", ")
+        ));
+    };
+    if srs_id <= 0 {
+        return Ok(None);
+    }
+    let srs: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?",
+    )
+    .bind(srs_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| format!("reading gpkg_spatial_ref_sys: {e}"))?;
+    Ok(match srs {
+        Some((org, code, _)) if org.eq_ignore_ascii_case("epsg") => Some(format!("EPSG:{code}")),
+        Some((_, _, definition)) if definition != "undefined" => Some(definition),
+        _ => None,
+    })
 }
 
 /// Runs a future to completion on a private single-threaded runtime: layer loading is
@@ -35,33 +116,34 @@ fn quote_ident(name: &str) -> String {
 }
 
 impl LayerSource for GeoPackageSource {
-    fn file(&self) -> &Path {
-        &self.path
+    fn location(&self) -> &Location {
+        &self.location
     }
 
-    fn read(&self, def: &LayerDef, sink: &mut FeatureSink<'_>) -> Result<(), SourceError> {
+    fn format(&self) -> String {
+        "GeoPackage".into()
+    }
+
+    fn declared_crs(&self) -> Option<String> {
+        self.declared.clone()
+    }
+
+    fn read(&mut self, def: &LayerDef, sink: &mut FeatureSink<'_>) -> Result<(), SourceError> {
         let unreadable = |message: String| SourceError::Unreadable {
             layer: def.id.clone(),
-            file: self.path.clone(),
+            location: self.location.clone(),
             message,
         };
-        if !self.path.is_file() {
-            return Err(unreadable("no such file".into()));
-        }
-        let table = def.source.table.clone().unwrap_or_else(|| def.id.clone());
+        let table = self.table.clone();
         block_on(async {
-            let mut conn = SqliteConnectOptions::from_str("sqlite://")
-                .map_err(|e| unreadable(e.to_string()))?
-                .filename(&self.path)
-                .read_only(true)
-                .connect()
+            let mut conn = connect(&self.path)
                 .await
                 .map_err(|e| unreadable(e.to_string()))?;
             let result = read_table(&mut conn, def, &table, sink).await;
             let _ = conn.close().await;
             result.map_err(|message| SourceError::Malformed {
                 layer: def.id.clone(),
-                file: self.path.clone(),
+                location: self.location.clone(),
                 message,
             })
         })
@@ -92,7 +174,7 @@ async fn read_table(
         .await
         .map_err(|e| format!("reading table {table:?}: {e}"))?
     {
-        batch.push((index, decode_row(&row, def, &geometry_column)));
+        batch.push(RawItem::at(index, decode_row(&row, def, &geometry_column)));
         index += 1;
         if batch.len() == BATCH {
             sink(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
@@ -120,9 +202,16 @@ fn decode_row(
             geometry = decoded.geometry;
             continue;
         }
-        let Some(field) = def.field(name) else {
+        let mapped = def
+            .source
+            .fields
+            .iter()
+            .find(|(_, column)| column.as_str() == name)
+            .map(|(field, _)| field.as_str());
+        let Some(field) = def.field(mapped.unwrap_or(name)) else {
             continue;
         };
+        let name = field.name.as_str();
         let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
         let value = if raw.is_null() {
             Value::Null
@@ -169,16 +258,18 @@ pub(crate) fn sqlite_type(kind: FieldType) -> &'static str {
     }
 }
 
-/// One table to write: a layer and its rows.
+/// One table to write: a layer and its rows (in WGS84).
 pub struct TableOut<'a> {
     pub def: &'a LayerDef,
+    /// The table name; the layer id when `None`.
+    pub table: Option<String>,
     pub rows: Vec<RowOut<'a>>,
 }
 
 pub struct RowOut<'a> {
     pub geometry: &'a geo::Geometry<f64>,
     pub bbox: Option<geo::Rect<f64>>,
-    pub properties: &'a [(&'static str, Value)],
+    pub properties: &'a [(&'a str, Value)],
 }
 
 fn geometry_type_name(def: &LayerDef) -> &'static str {
@@ -247,7 +338,11 @@ pub fn write(path: &Path, tables: &[TableOut<'_>]) -> Result<(), String> {
         }
         for table in tables {
             let def = table.def;
-            let name = def.source.table.clone().unwrap_or_else(|| def.id.clone());
+            let name = table
+                .table
+                .clone()
+                .or_else(|| def.source.layer_name().map(str::to_string))
+                .unwrap_or_else(|| def.id.clone());
             let columns: Vec<String> = def
                 .fields
                 .iter()

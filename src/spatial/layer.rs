@@ -2,16 +2,16 @@
 
 use super::columns::OwnedValue;
 use super::columns::{Column, ColumnBuilder, PropertyValue};
+use super::crs::Crs;
 use super::distance::Planar;
 use super::index::SpatialIndex;
 use super::validate::{self, Accepted};
 use crate::catalog::{GeometryKind, LayerDef};
-use crate::sources::{FeatureProblem, RawFeature, RawItem};
-use geo::{BoundingRect, Coord, MultiLineString, MultiPolygon, Rect};
+use crate::sources::{FeatureProblem, Location, RawFeature, RawItem, SourceError};
+use geo::{BoundingRect, Coord, CoordsIter, Intersects, MultiLineString, MultiPolygon, Rect};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +62,18 @@ impl GeometryRef<'_> {
 /// What happened when the layer was loaded, for `gridlink check` and the startup log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadReport {
-    pub file: PathBuf,
+    /// The file (and layer in it) or table the features came from.
+    pub location: Location,
+    /// The format as people name it (`GeoJSON`, `ESRI Shapefile`, `PostGIS`…).
+    pub format: String,
+    /// The CRS the source declares itself (`.prj`, GeoPackage SRS, SRID), if any.
+    pub declared_crs: Option<String>,
+    /// The CRS the features were read in: `crs` in `[source]`, else the declared one.
+    pub crs: String,
+    /// How they were brought to WGS84.
+    pub transform: String,
+    /// For datum shifts (GCJ-02, BD-09, geographic CRSs): how far features moved, in metres.
+    pub shift: Option<Shift>,
     /// Features found in the source.
     pub read: usize,
     /// Features accepted into the store.
@@ -71,6 +82,76 @@ pub struct LoadReport {
     pub problems: Vec<FeatureProblem>,
     #[serde(with = "duration_ms")]
     pub load_time: Duration,
+}
+
+/// How far reprojection moved features (measured at each feature's first vertex).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Shift {
+    pub mean_m: f64,
+    pub max_m: f64,
+}
+
+/// Where the district is: features of other layers must land in it (with a margin) after
+/// reprojection, or the CRS is wrong.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub rect: Rect<f64>,
+    /// The layer that set it, for messages.
+    pub layer: String,
+}
+
+impl Frame {
+    /// The extent of the district layer, grown by about 2 km.
+    pub fn around(layer: &Layer) -> Option<Frame> {
+        let e = layer.extent()?;
+        let margin = 0.02;
+        Some(Frame {
+            rect: Rect::new(
+                Coord {
+                    x: e.min().x - margin,
+                    y: e.min().y - margin,
+                },
+                Coord {
+                    x: e.max().x + margin,
+                    y: e.max().y + margin,
+                },
+            ),
+            layer: layer.def.id.clone(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:.2}–{:.2} E, {:.2}–{:.2} N",
+            self.rect.min().x,
+            self.rect.max().x,
+            self.rect.min().y,
+            self.rect.max().y
+        )
+    }
+}
+
+/// How a layer's features are read: the source's CRS and the district frame.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub location: Location,
+    pub format: String,
+    pub declared_crs: Option<String>,
+    pub crs: Crs,
+    pub frame: Option<Frame>,
+}
+
+impl Reading {
+    /// Features already in WGS84 from `location` (tests, generated data).
+    pub fn wgs84(location: Location) -> Reading {
+        Reading {
+            location,
+            format: "GeoJSON".into(),
+            declared_crs: Some("EPSG:4326".into()),
+            crs: Crs::Wgs84,
+            frame: None,
+        }
+    }
 }
 
 mod duration_ms {
@@ -233,40 +314,110 @@ struct Checked {
     id: String,
     geometry: Accepted,
     values: Vec<OwnedValue>,
+    /// How far reprojection moved the first vertex (datum shifts only).
+    shift_m: Option<f64>,
 }
 
-/// Why a feature was refused: its id (when it had one) and the reason.
-type Refusal = (Option<String>, String);
+/// Why a feature was refused: its id (when it had one), the reason, and whether it was
+/// refused for lying outside the district.
+type Refusal = (Option<String>, String, bool);
 
-/// The per-feature rules: id present, properties of the declared types, geometry valid.
+/// The per-feature rules: id present, properties of the declared types, geometry reprojected
+/// to WGS84 and valid, inside the district.
 fn check(
     def: &LayerDef,
     raw: Result<RawFeature, String>,
-) -> Result<Checked, (Option<String>, String)> {
-    let feature = raw.map_err(|reason| (None, reason))?;
-    let id =
-        validate::id(feature.id.as_ref(), &def.source.id_field).map_err(|reason| (None, reason))?;
+    crs: &Crs,
+    frame: Option<&Frame>,
+) -> Result<Checked, Refusal> {
+    let mut feature = raw.map_err(|reason| (None, reason, false))?;
+    let id = validate::id(feature.id.as_ref(), &def.source.id_field)
+        .map_err(|reason| (None, reason, false))?;
     let mut values = Vec::with_capacity(def.fields.len());
     for field in &def.fields {
         match validate::property(field, feature.properties.get(&field.name)) {
             Ok(v) => values.push(v),
-            Err(reason) => return Err((Some(id), reason)),
+            Err(reason) => return Err((Some(id), reason, false)),
         }
     }
-    match validate::geometry(def.geometry, feature.geometry) {
-        Ok(geometry) => Ok(Checked {
-            id,
-            geometry,
-            values,
-        }),
-        Err(reason) => Err((Some(id), reason)),
+    if def.geometry == GeometryKind::Polygon {
+        validate::clean_polygons(&mut feature.geometry);
     }
+    let first = feature.geometry.coords_iter().next();
+    let mut shift_m = None;
+    if !crs.is_wgs84() {
+        if let Err(e) = crs.geometry_to_wgs84(&mut feature.geometry) {
+            return Err((Some(id), format!("cannot reproject: {e}"), false));
+        }
+        if crs.is_geographic() {
+            if let (Some(a), Some(b)) = (first, feature.geometry.coords_iter().next()) {
+                let d = super::distance::metres(a, b);
+                shift_m = d.is_finite().then_some(d);
+            }
+        }
+    }
+    let geometry = match validate::geometry(def.geometry, feature.geometry) {
+        Ok(g) => g,
+        Err(reason) if crs.is_wgs84() => return Err((Some(id), reason, false)),
+        Err(reason) => {
+            return Err((
+                Some(id),
+                format!("{reason} (read in {})", crs.label()),
+                false,
+            ));
+        }
+    };
+    if let Some(frame) = frame {
+        let rect = match &geometry {
+            Accepted::Point(c) => Some(Rect::new(*c, *c)),
+            Accepted::Lines(m) => m.bounding_rect(),
+            Accepted::Polygons(m) => m.bounding_rect(),
+        };
+        if let Some(r) = rect.filter(|r| !r.intersects(&frame.rect)) {
+            let c = r.center();
+            let origin = match (crs.is_wgs84(), first) {
+                (false, Some(f)) => format!(
+                    " — ({:.3}, {:.3}) in {} became ({:.5}, {:.5}); a wrong CRS is the usual \
+                     cause: check the source's .prj or `crs` in [source]",
+                    f.x,
+                    f.y,
+                    crs.label(),
+                    c.x,
+                    c.y
+                ),
+                _ => format!(
+                    " — at ({:.5}, {:.5}) as WGS84 lon/lat; if the file is in another CRS, set \
+                     `crs` in [source]",
+                    c.x, c.y
+                ),
+            };
+            return Err((
+                Some(id),
+                format!(
+                    "lies outside the district ({}, layer {}){origin}",
+                    frame.describe(),
+                    frame.layer
+                ),
+                true,
+            ));
+        }
+    }
+    Ok(Checked {
+        id,
+        geometry,
+        values,
+        shift_m,
+    })
 }
 
 /// Validates raw features a batch at a time and assembles the layer.
 pub struct LayerBuilder {
     def: Arc<LayerDef>,
-    file: PathBuf,
+    reading: Reading,
+    outside: usize,
+    shift_sum: f64,
+    shift_max: f64,
+    shift_count: usize,
     ids: super::columns::TextArena,
     /// Hash of each accepted id → its index, to refuse duplicates without a second copy of
     /// every id; hash collisions are resolved by comparing with the stored id.
@@ -280,7 +431,7 @@ pub struct LayerBuilder {
 }
 
 impl LayerBuilder {
-    pub fn new(def: Arc<LayerDef>, file: PathBuf) -> Self {
+    pub fn new(def: Arc<LayerDef>, reading: Reading) -> Self {
         let columns = def
             .fields
             .iter()
@@ -288,7 +439,11 @@ impl LayerBuilder {
             .collect();
         LayerBuilder {
             def,
-            file,
+            reading,
+            outside: 0,
+            shift_sum: 0.0,
+            shift_max: 0.0,
+            shift_count: 0,
             ids: Default::default(),
             seen: HashMap::new(),
             points: Vec::new(),
@@ -300,10 +455,11 @@ impl LayerBuilder {
         }
     }
 
-    fn problem(&mut self, index: usize, id: Option<String>, reason: String) {
+    fn problem(&mut self, index: usize, key: Option<String>, id: Option<String>, reason: String) {
         self.problems.push(FeatureProblem {
-            file: self.file.clone(),
+            location: self.reading.location.clone(),
             index,
+            key,
             id,
             reason,
         });
@@ -313,20 +469,32 @@ impl LayerBuilder {
     /// ones in source order. A bad one is recorded and skipped.
     pub fn push_batch(&mut self, batch: Vec<RawItem>) {
         let def = &self.def;
-        let checked: Vec<(usize, Result<Checked, Refusal>)> = batch
+        let crs = &self.reading.crs;
+        let frame = self.reading.frame.as_ref();
+        let checked: Vec<(usize, Option<String>, Result<Checked, Refusal>)> = batch
             .into_par_iter()
-            .map(|(index, raw)| (index, check(def, raw)))
+            .map(|item| (item.index, item.key, check(def, item.feature, crs, frame)))
             .collect();
-        for (index, result) in checked {
+        for (index, key, result) in checked {
             self.read += 1;
             match result {
-                Ok(feature) => self.accept(index, feature),
-                Err((id, reason)) => self.problem(index, id, reason),
+                Ok(feature) => {
+                    if let Some(d) = feature.shift_m {
+                        self.shift_sum += d;
+                        self.shift_max = self.shift_max.max(d);
+                        self.shift_count += 1;
+                    }
+                    self.accept(index, key, feature)
+                }
+                Err((id, reason, outside)) => {
+                    self.outside += usize::from(outside);
+                    self.problem(index, key, id, reason)
+                }
             }
         }
     }
 
-    fn accept(&mut self, index: usize, feature: Checked) {
+    fn accept(&mut self, index: usize, key: Option<String>, feature: Checked) {
         let hash = {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             feature.id.hash(&mut h);
@@ -337,7 +505,7 @@ impl LayerBuilder {
             .iter()
             .any(|&i| self.ids.get(i as usize) == feature.id)
         {
-            return self.problem(index, Some(feature.id), "duplicate id".into());
+            return self.problem(index, key, Some(feature.id), "duplicate id".into());
         }
         same_hash.push(self.ids.len() as u32);
         match feature.geometry {
@@ -351,7 +519,32 @@ impl LayerBuilder {
         self.ids.push(&feature.id);
     }
 
-    pub fn finish(self, load_time: Duration) -> Layer {
+    /// Assembles the layer. Refuses it when most features landed outside the district: the
+    /// source's CRS is wrong, and a layer of the few that happen to fit would mislead.
+    pub fn finish(self, load_time: Duration) -> Result<Layer, SourceError> {
+        if self.outside > 0 && self.outside * 2 > self.read {
+            let example = self
+                .problems
+                .iter()
+                .find(|p| p.reason.starts_with("lies outside"))
+                .map(|p| format!("{}: {}", p.place(), p.reason))
+                .unwrap_or_default();
+            return Err(SourceError::Malformed {
+                layer: self.def.id.clone(),
+                location: self.reading.location.clone(),
+                message: format!(
+                    "{} of {} features lie outside the district after reading them as {} — the \
+                     CRS is wrong (check the .prj, or set `crs` in [source]). First: {example}",
+                    self.outside,
+                    self.read,
+                    self.reading.crs.label()
+                ),
+            });
+        }
+        Ok(self.assemble(load_time))
+    }
+
+    fn assemble(self, load_time: Duration) -> Layer {
         let geometries = match self.def.geometry {
             GeometryKind::Point => Geometries::Points(self.points),
             GeometryKind::Line => Geometries::Lines(self.lines),
@@ -373,7 +566,15 @@ impl LayerBuilder {
         let loaded = self.ids.len();
         Layer {
             report: LoadReport {
-                file: self.file,
+                location: self.reading.location.clone(),
+                format: self.reading.format.clone(),
+                declared_crs: self.reading.declared_crs.clone(),
+                crs: self.reading.crs.label().to_string(),
+                transform: self.reading.crs.transform_description(),
+                shift: (self.shift_count > 0).then(|| Shift {
+                    mean_m: self.shift_sum / self.shift_count as f64,
+                    max_m: self.shift_max,
+                }),
                 read: self.read,
                 loaded,
                 problems: self.problems,

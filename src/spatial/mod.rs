@@ -12,5 +12,5 @@ pub mod topology;
 pub mod validate;
 
 pub use columns::PropertyValue;
-pub use layer::{GeometryRef, Layer, LoadReport};
+pub use layer::{Frame, GeometryRef, Layer, LoadReport, Reading, Shift};
 pub use store::{LayerStore, SharedStore, StoreError};

@@ -3,10 +3,11 @@
 //! A store is never changed after it is built; a reload builds a new one and swaps the `Arc`
 //! (see [`SharedStore`]), so a request always sees one consistent set of layers.
 
+use super::crs::Crs;
 use super::grid::Grid;
-use super::layer::{Layer, LayerBuilder};
+use super::layer::{Frame, Layer, LayerBuilder, Reading};
 use crate::catalog::{Catalog, LayerDef, Role};
-use crate::sources::{self, SourceError};
+use crate::sources::{self, SourceContext, SourceError};
 use arc_swap::ArcSwap;
 use rayon::prelude::*;
 use std::path::Path;
@@ -34,17 +35,38 @@ pub struct LayerStore {
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl LayerStore {
-    /// Loads all layers of `catalog` from `data_dir`, in parallel (one layer per task).
+    /// Loads all layers of `catalog` from files in `data_dir` (no PostGIS layers).
     pub fn load(catalog: Catalog, data_dir: &Path) -> Result<LayerStore, StoreError> {
+        let ctx = SourceContext::new(data_dir, None).map_err(|e| StoreError::Sources(vec![e]))?;
+        Self::load_with(catalog, &ctx)
+    }
+
+    /// Loads all layers of `catalog`, in parallel (one layer per task). The district layer is
+    /// read first: every other layer's features must land inside it after reprojection.
+    pub fn load_with(catalog: Catalog, ctx: &SourceContext) -> Result<LayerStore, StoreError> {
         let started = Instant::now();
-        let results: Vec<Result<Layer, SourceError>> = catalog
+        let district = catalog
+            .layers
+            .iter()
+            .position(|l| l.role == Some(Role::District));
+        let first = district.map(|i| Self::load_one_in(&catalog.layers[i], ctx, None));
+        let frame = match &first {
+            Some(Ok(layer)) => Frame::around(layer),
+            _ => None,
+        };
+        let rest: Vec<(usize, Result<Layer, SourceError>)> = catalog
             .layers
             .par_iter()
-            .map(|def| Self::load_one(def, data_dir))
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != district)
+            .map(|(i, def)| (i, Self::load_one_in(def, ctx, frame.clone())))
             .collect();
+        let mut results: Vec<(usize, Result<Layer, SourceError>)> =
+            district.zip(first).into_iter().chain(rest).collect();
+        results.sort_by_key(|(i, _)| *i);
         let mut layers = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
-        for result in results {
+        for (_, result) in results {
             match result {
                 Ok(layer) => layers.push(layer),
                 Err(e) => errors.push(e),
@@ -65,11 +87,23 @@ impl LayerStore {
 
     /// Loads one layer on its own (the CLI checks a unit code without loading the district).
     pub fn load_one(def: &Arc<LayerDef>, data_dir: &Path) -> Result<Layer, SourceError> {
+        let ctx = SourceContext::new(data_dir, None)?;
+        Self::load_one_in(def, &ctx, None)
+    }
+
+    /// Opens a layer's source, settles its CRS, and reads, reprojects and validates every
+    /// feature (inside `frame`, when given).
+    pub fn load_one_in(
+        def: &Arc<LayerDef>,
+        ctx: &SourceContext,
+        frame: Option<Frame>,
+    ) -> Result<Layer, SourceError> {
         let t = Instant::now();
-        let source = sources::open(def, data_dir)?;
-        let mut builder = LayerBuilder::new(def.clone(), source.file().to_path_buf());
+        let mut source = sources::open(def, ctx)?;
+        let reading = reading(def, source.as_ref(), frame)?;
+        let mut builder = LayerBuilder::new(def.clone(), reading);
         source.read(def, &mut |batch| builder.push_batch(batch))?;
-        Ok(builder.finish(t.elapsed()))
+        builder.finish(t.elapsed())
     }
 
     pub fn layers(&self) -> &[Layer] {
@@ -88,6 +122,49 @@ impl LayerStore {
     pub fn feature_count(&self) -> usize {
         self.layers.iter().map(Layer::len).sum()
     }
+}
+
+/// How a source is read: the CRS from `crs` in `[source]`, else the one the source declares;
+/// none at all is refused (gridlink never takes unknown coordinates for WGS84).
+pub fn reading(
+    def: &LayerDef,
+    source: &dyn sources::LayerSource,
+    frame: Option<Frame>,
+) -> Result<Reading, SourceError> {
+    let location = source.location().clone();
+    let malformed = |message: String| SourceError::Malformed {
+        layer: def.id.clone(),
+        location: location.clone(),
+        message,
+    };
+    let declared = source.declared_crs();
+    let crs = match (&def.source.crs, &declared) {
+        (Some(text), _) => Crs::parse(text)
+            .map_err(|e| malformed(format!("`crs` in [source] of layers/{}.toml: {e}", def.id)))?,
+        (None, Some(text)) => Crs::parse(text).map_err(|e| {
+            malformed(format!(
+                "the source declares a CRS PROJ cannot use ({e}): set `crs` in [source]"
+            ))
+        })?,
+        (None, None) => {
+            return Err(malformed(format!(
+                "declares no coordinate system (no .prj, SRS or SRID) and [source] in \
+                 layers/{}.toml has no `crs`: gridlink does not guess — add e.g. \
+                 crs = \"EPSG:4528\" (or gcj02, or the right one)",
+                def.id
+            )));
+        }
+    };
+    let declared_label = declared.as_deref().map(|d| {
+        Crs::parse(d).map_or_else(|_| d.chars().take(60).collect(), |c| c.label().to_string())
+    });
+    Ok(Reading {
+        location,
+        format: source.format(),
+        declared_crs: declared_label,
+        crs,
+        frame,
+    })
 }
 
 /// The store as the server holds it: readers take a cheap snapshot, a reload swaps in a new

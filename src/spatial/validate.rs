@@ -87,6 +87,69 @@ fn polygons(m: MultiPolygon<f64>) -> Result<Accepted, String> {
     Ok(Accepted::Polygons(m))
 }
 
+/// Removes what real polygon data often carries and OGC validity forbids although it encloses
+/// nothing: repeated points and zero-width spikes (a vertex visited on the way out and back).
+/// The area and every other vertex stay exactly as they were. Returns the ring, closed.
+pub fn clean_ring(mut coords: Vec<geo::Coord<f64>>) -> Vec<geo::Coord<f64>> {
+    if coords.len() > 1 && coords.first() == coords.last() {
+        coords.pop();
+    }
+    loop {
+        let before = coords.len();
+        coords.dedup();
+        while coords.len() > 1 && coords.first() == coords.last() {
+            coords.pop();
+        }
+        let n = coords.len();
+        if n < 3 {
+            break;
+        }
+        let mut keep = vec![true; n];
+        for i in 0..n {
+            let prev = coords[(i + n - 1) % n];
+            let next = coords[(i + 1) % n];
+            // A spike: we arrive from `prev`, step out and come straight back along the line.
+            let (ax, ay) = (coords[i].x - prev.x, coords[i].y - prev.y);
+            let (bx, by) = (next.x - coords[i].x, next.y - coords[i].y);
+            let scale = (ax.abs() + ay.abs()) * (bx.abs() + by.abs());
+            let collinear = (ax * by - ay * bx).abs() <= scale * 1e-12;
+            let reverses = ax * bx + ay * by < 0.0;
+            if collinear && reverses && keep[(i + n - 1) % n] {
+                keep[i] = false;
+            }
+        }
+        let mut i = 0;
+        coords.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        if coords.len() == before {
+            break;
+        }
+    }
+    if let Some(&first) = coords.first() {
+        coords.push(first);
+    }
+    coords
+}
+
+/// [`clean_ring`] on every ring of a polygon geometry; other geometries pass unchanged.
+pub fn clean_polygons(g: &mut Geometry<f64>) {
+    let clean = |p: &mut geo::Polygon<f64>| {
+        p.exterior_mut(|r| *r = LineString::new(clean_ring(std::mem::take(&mut r.0))));
+        p.interiors_mut(|rs| {
+            for r in rs {
+                *r = LineString::new(clean_ring(std::mem::take(&mut r.0)));
+            }
+        });
+    };
+    match g {
+        Geometry::Polygon(p) => clean(p),
+        Geometry::MultiPolygon(m) => m.0.iter_mut().for_each(clean),
+        _ => {}
+    }
+}
+
 /// Checks one attribute against its declared type. Missing and `null` are the same thing.
 pub fn property(field: &FieldDef, value: Option<&Value>) -> Result<OwnedValue, String> {
     let value = match value {
@@ -186,6 +249,32 @@ mod tests {
     fn degenerate_line_is_refused() {
         let line = line_string![coord! {x: 1., y: 1.}, coord! {x: 1., y: 1.}];
         assert!(geometry(GeometryKind::Line, line.into()).is_err());
+    }
+
+    #[test]
+    fn spikes_and_repeated_points_are_removed_and_the_rest_kept() {
+        // A square with a spike out of (1,1) to (2,2) and back, and a repeated point.
+        let ring = vec![
+            coord! {x: 0., y: 0.},
+            coord! {x: 1., y: 0.},
+            coord! {x: 1., y: 0.},
+            coord! {x: 1., y: 1.},
+            coord! {x: 2., y: 2.},
+            coord! {x: 1., y: 1.},
+            coord! {x: 0., y: 1.},
+            coord! {x: 0., y: 0.},
+        ];
+        let cleaned = clean_ring(ring);
+        assert_eq!(
+            cleaned,
+            vec![
+                coord! {x: 0., y: 0.},
+                coord! {x: 1., y: 0.},
+                coord! {x: 1., y: 1.},
+                coord! {x: 0., y: 1.},
+                coord! {x: 0., y: 0.},
+            ]
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn tables_dir() -> PathBuf {
 
 pub fn generate_into(dir: &Path, seed: u64, scale: f64, layers: &Path) {
     generate(&GenOptions {
+        output: Default::default(),
         seed,
         scale,
         layers_dir: layers.to_path_buf(),

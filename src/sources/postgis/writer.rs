@@ -1,6 +1,6 @@
-//! PostGIS tables: `gridlink import` writes every layer to one table with a GiST index, so
-//! PostGIS (and tools on it, such as martin) can serve the same data — and the benchmarks can
-//! compare against it.
+//! `gridlink import` writing layers into PostGIS tables (typed columns, GiST index), so PostGIS
+//! (and tools on it, such as martin) can serve the same data — and the benchmarks can compare
+//! against it. The PostGIS *source* (reading tables as layers) is [`super::PostgisSource`].
 
 use crate::catalog::{FieldType, GeometryKind};
 use crate::spatial::{GeometryRef, Layer, LayerStore, PropertyValue};
@@ -203,6 +203,16 @@ pub async fn import(
     schema: &str,
     store: &LayerStore,
 ) -> Result<Vec<Imported>, PostgisError> {
+    let layers: Vec<&Layer> = store.layers().iter().collect();
+    import_layers(pool, schema, &layers).await
+}
+
+/// Imports the given layers into `schema` (created if missing, PostGIS enabled).
+pub async fn import_layers(
+    pool: &PgPool,
+    schema: &str,
+    layers: &[&Layer],
+) -> Result<Vec<Imported>, PostgisError> {
     if schema.is_empty()
         || !schema
             .bytes()
@@ -215,7 +225,7 @@ pub async fn import(
     pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(schema)).as_str())
         .await?;
     let mut done = Vec::new();
-    for layer in store.layers() {
+    for layer in layers {
         done.push(import_layer(pool, schema, layer).await?);
     }
     Ok(done)
