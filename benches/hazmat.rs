@@ -19,9 +19,9 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use geo::Coord;
 use gridlink::cases::{CaseDb, CaseService, Clock, Role as CaseRole, keys};
+use gridlink::catalog::Role;
 use gridlink::catalog::{CodeTables, Spill, TimeOfDay};
 use gridlink::http::{AppState, router};
-use gridlink::catalog::Role;
 use gridlink::services::Viewer;
 use gridlink::services::allocate::{self, Demand, Scope, Zone};
 use gridlink::services::hazmat::{Origin, Request, analyse};
@@ -73,8 +73,9 @@ fn bench(c: &mut Criterion) {
         "protective_action",
         geo::MultiPolygon(vec![protective.clone()]),
     ));
-    let people = allocate::people_in_area(&store, &geo::MultiPolygon(vec![protective]), Scope::Covered)
-        .expect("people");
+    let people =
+        allocate::people_in_area(&store, &geo::MultiPolygon(vec![protective]), Scope::Covered)
+            .expect("people");
     let shelters = store.by_role(Role::Shelter).expect("shelters");
     let live = Live::default();
     let plan_request = |demands: Vec<Demand>, exclude: Vec<Zone>| allocate::Request {
@@ -95,10 +96,22 @@ fn bench(c: &mut Criterion) {
         cells: 0,
     }];
     let allocations = [
-        ("allocate/protective zone by cells", plan_request(people.demands.clone(), exclude.clone())),
-        ("allocate/protective zone by cells, no zones", plan_request(people.demands.clone(), Vec::new())),
-        ("allocate/point east of the circle", plan_request(point.clone(), exclude.clone())),
-        ("allocate/point east of the circle, no zones", plan_request(point, Vec::new())),
+        (
+            "allocate/protective zone by cells",
+            plan_request(people.demands.clone(), exclude.clone()),
+        ),
+        (
+            "allocate/protective zone by cells, no zones",
+            plan_request(people.demands.clone(), Vec::new()),
+        ),
+        (
+            "allocate/point east of the circle",
+            plan_request(point.clone(), exclude.clone()),
+        ),
+        (
+            "allocate/point east of the circle, no zones",
+            plan_request(point, Vec::new()),
+        ),
     ];
     for (name, request) in &allocations {
         let plan = allocate::plan(shelters, &live, request);
