@@ -560,3 +560,28 @@ async fn people_inside_a_leak_zone_walk_straight_out_and_never_back_in() {
         }
     }
 }
+
+#[tokio::test]
+async fn zones_too_detailed_to_route_round_are_refused_naming_the_field() {
+    let app = case_app(common::cases::Backend::Sqlite).await;
+    // A circle of 20,001 vertices: more than the 20,000 the paths may be routed round.
+    let ring: Vec<Value> = (0..=20_000)
+        .map(|i| {
+            let a = std::f64::consts::TAU * f64::from(i % 20_000) / 20_000.0;
+            json!([121.46 + 0.005 * a.cos(), 30.92 + 0.005 * a.sin()])
+        })
+        .collect();
+    let (status, error) = app
+        .call(
+            "POST",
+            "/api/shelters/allocate",
+            None,
+            Some(
+                json!({"lon": TEST_POINT.0, "lat": TEST_POINT.1, "people": 5,
+                "exclude": {"type": "Polygon", "coordinates": [ring]}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["error"]["field"], "exclude", "{error}");
+}

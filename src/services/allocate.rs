@@ -283,6 +283,8 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
     let mut pairs: Vec<Pair> = Vec::new();
     let mut passed: Vec<(usize, SkipReason, f64)> = Vec::new();
     let mut candidates: Vec<usize> = Vec::new();
+    // Per shelter, the groups whose straight line is within reach.
+    let mut within: Vec<Vec<usize>> = vec![Vec::new(); layer.len()];
     for (s, slot) in free.iter_mut().enumerate() {
         let Some(view) = live.view(layer, s) else {
             continue;
@@ -323,6 +325,7 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
                     metres,
                     path: None,
                 });
+                within[s].push(d);
                 reachable = true;
             }
         }
@@ -418,8 +421,8 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
         free[s] -= take;
         left -= take;
     }
-    // Usable: a shelter some group reaches by a path within reach (nearest group first; the
-    // first clear straight line settles it).
+    // Usable: a shelter some group reaches by a path within reach — used, or a clear straight
+    // line (cheap), or else a way round.
     let mut usable_shelters = 0;
     let mut usable_free = 0;
     let mut used = vec![false; layer.len()];
@@ -427,20 +430,15 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
         used[a.shelter] = true;
     }
     for &s in &candidates {
-        let geometry = layer.geometry(s);
-        let mut groups: Vec<(f64, usize)> = request
-            .demands
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| g.people > 0)
-            .map(|(d, g)| (metres_to(g.origin, geometry), d))
-            .filter(|(metres, _)| metres * detour <= reach)
-            .collect();
-        groups.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let Some(to) = &arrivals[s] else { continue };
+        let groups = &within[s];
         let reached = used[s]
             || groups
                 .iter()
-                .any(|&(_, d)| route(d, s).is_ok_and(|path| path.metres * detour <= reach));
+                .any(|&d| obstacles.straight_is_clear(&departures[d], to))
+            || groups
+                .iter()
+                .any(|&d| route(d, s).is_ok_and(|path| path.metres * detour <= reach));
         if reached {
             usable_shelters += 1;
             usable_free += live.free_places(layer, s).unwrap_or(0);

@@ -16,7 +16,11 @@
 //! corner graph is built once, and only when some straight line is blocked; each origin's
 //! distance to every corner once ([`Departure`]); each target's view of the corners once
 //! ([`Arrival`]); a blocked pair is then a minimum over the corners its target sees. A
-//! straight line whose bounding box misses every zone's costs one box test.
+//! straight line whose bounding box misses every zone's costs one box test. Only legs
+//! *tangent* to the outline at their corners are tried (both neighbours of the corner on one
+//! side of the leg: a shortest path only bends round a corner it wraps), which spares most
+//! crossing tests — the reduced visibility graph; an end that sees no corner that way (it lies
+//! in the clearance band) tries them all.
 //!
 //! The plane is [`LocalFrame`]'s east/north metres: affine in lon/lat, so a straight leg there
 //! is a straight leg on the map and a crossing test answers the same in both. Lengths are
@@ -71,7 +75,20 @@ struct Part {
 #[derive(Debug)]
 struct Corners {
     at: Vec<Coord<f64>>,
+    /// Each corner's neighbours on its outline ring (before, after).
+    around: Vec<(Coord<f64>, Coord<f64>)>,
     legs: Vec<Vec<(u32, f64)>>,
+}
+
+impl Corners {
+    /// Whether the line from `from` to corner `c` is tangent to the outline at `c`.
+    fn tangent(&self, from: Coord<f64>, c: usize) -> bool {
+        let (before, after) = self.around[c];
+        let at = self.at[c];
+        let side =
+            |p: Coord<f64>| (at.x - from.x) * (p.y - from.y) - (at.y - from.y) * (p.x - from.x);
+        side(before) * side(after) >= 0.0
+    }
 }
 
 /// The zones to keep out of, ready for many path questions.
@@ -92,7 +109,9 @@ pub struct Departure {
     at: Coord<f64>,
     /// `inside[z]`: zone `z` holds the origin (the first leg may cross it).
     inside: Vec<bool>,
+    /// Over tangent first legs; over every first leg (when no tangent one is clear).
     reach: OnceCell<Reach>,
+    reach_all: OnceCell<Reach>,
 }
 
 /// Dijkstra from one origin over the corners.
@@ -108,7 +127,9 @@ pub struct Arrival {
     lonlat: Coord<f64>,
     at: Coord<f64>,
     inside: Option<usize>,
+    /// Tangent last legs; every last leg (when no tangent one is clear).
     sight: OnceCell<Vec<(u32, f64)>>,
+    sight_all: OnceCell<Vec<(u32, f64)>>,
 }
 
 /// A path in lon/lat and its length on the ellipsoid.
@@ -242,6 +263,7 @@ impl Obstacles {
             at: self.frame.to_local_coord(origin),
             inside,
             reach: OnceCell::new(),
+            reach_all: OnceCell::new(),
         }
     }
 
@@ -251,6 +273,7 @@ impl Obstacles {
             at: self.frame.to_local_coord(target),
             inside: self.containing(target).first().copied(),
             sight: OnceCell::new(),
+            sight_all: OnceCell::new(),
         }
     }
 
@@ -267,14 +290,31 @@ impl Obstacles {
             });
         }
         let corners = self.corners();
-        let reach = from.reach.get_or_init(|| self.reach(from, corners));
-        let sight = to.sight.get_or_init(|| self.sight(to.at, corners));
-        let (last, _) = sight
-            .iter()
-            .map(|&(c, leg)| (c, reach.dist[c as usize] + leg))
-            .filter(|(_, total)| total.is_finite())
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
-            .ok_or(Blocked::Enclosed)?;
+        let best = |reach: &Reach, sight: &[(u32, f64)]| {
+            sight
+                .iter()
+                .map(|&(c, leg)| (c, reach.dist[c as usize] + leg))
+                .filter(|(_, total)| total.is_finite())
+                .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+                .map(|(c, _)| c)
+        };
+        let tangent = (
+            from.reach.get_or_init(|| self.reach(from, corners, true)),
+            to.sight.get_or_init(|| self.sight(to.at, corners, true)),
+        );
+        // An end in the clearance band may see no corner tangentially: then try every leg.
+        let (reach, last) = match best(tangent.0, tangent.1) {
+            Some(last) => (tangent.0, last),
+            None => {
+                let reach = from
+                    .reach_all
+                    .get_or_init(|| self.reach(from, corners, false));
+                let sight = to
+                    .sight_all
+                    .get_or_init(|| self.sight(to.at, corners, false));
+                (reach, best(reach, sight).ok_or(Blocked::Enclosed)?)
+            }
+        };
         let mut chain = vec![to.lonlat];
         let mut c = last;
         while c != FROM_ORIGIN {
@@ -288,6 +328,11 @@ impl Obstacles {
             coords: chain,
             metres,
         })
+    }
+
+    /// Whether the straight line is the path (no zone in the way, the target outside them).
+    pub fn straight_is_clear(&self, from: &Departure, to: &Arrival) -> bool {
+        to.inside.is_none() && self.clear(from.at, to.at, &from.inside)
     }
 
     /// Whether the leg from `a` to `b` (frame) enters no zone, but those `waived`.
@@ -311,37 +356,56 @@ impl Obstacles {
                 BufferStyle::new(CLEARANCE_M).line_join(LineJoin::Miter(MITRE_LIMIT)),
             );
             let mut at: Vec<Coord<f64>> = Vec::new();
+            let mut around = Vec::new();
             for polygon in &widened {
                 let thinned = polygon.simplify(CLEARANCE_M / 2.0);
                 for ring in std::iter::once(thinned.exterior()).chain(thinned.interiors()) {
                     // Closed rings repeat the first corner last.
                     let open = &ring.0[..ring.0.len().saturating_sub(1)];
-                    at.extend_from_slice(open);
+                    let n = open.len();
+                    if n < 3 {
+                        continue;
+                    }
+                    for i in 0..n {
+                        at.push(open[i]);
+                        around.push((open[(i + n - 1) % n], open[(i + 1) % n]));
+                    }
                 }
             }
+            let mut corners = Corners {
+                at,
+                around,
+                legs: Vec::new(),
+            };
+            let at = &corners.at;
             let none = vec![false; self.zones];
             let mut legs: Vec<Vec<(u32, f64)>> = vec![Vec::new(); at.len()];
             for i in 0..at.len() {
                 for j in i + 1..at.len() {
-                    if self.clear(at[i], at[j], &none) {
+                    if corners.tangent(at[i], j)
+                        && corners.tangent(at[j], i)
+                        && self.clear(at[i], at[j], &none)
+                    {
                         let d = distance(at[i], at[j]);
                         legs[i].push((j as u32, d));
                         legs[j].push((i as u32, d));
                     }
                 }
             }
-            Corners { at, legs }
+            corners.legs = legs;
+            corners
         })
     }
 
-    /// Dijkstra from the origin over the corners (dense: the graph is small and well linked).
-    fn reach(&self, from: &Departure, corners: &Corners) -> Reach {
+    /// Dijkstra from the origin over the corners (dense: the graph is small and well linked),
+    /// first legs to tangent corners only when `tangent`.
+    fn reach(&self, from: &Departure, corners: &Corners, tangent: bool) -> Reach {
         let n = corners.at.len();
         let mut dist = vec![f64::INFINITY; n];
         let mut prev = vec![FROM_ORIGIN; n];
         let mut done = vec![false; n];
         for (c, &at) in corners.at.iter().enumerate() {
-            if self.clear(from.at, at, &from.inside) {
+            if (!tangent || corners.tangent(from.at, c)) && self.clear(from.at, at, &from.inside) {
                 dist[c] = distance(from.at, at);
             }
         }
@@ -362,14 +426,14 @@ impl Obstacles {
         Reach { dist, prev }
     }
 
-    /// The corners a target sees, with the leg length to each.
-    fn sight(&self, at: Coord<f64>, corners: &Corners) -> Vec<(u32, f64)> {
+    /// The corners a target sees (tangent ones only when `tangent`), with the leg to each.
+    fn sight(&self, at: Coord<f64>, corners: &Corners, tangent: bool) -> Vec<(u32, f64)> {
         let none = vec![false; self.zones];
         corners
             .at
             .iter()
             .enumerate()
-            .filter(|&(_, &c)| self.clear(c, at, &none))
+            .filter(|&(i, &c)| (!tangent || corners.tangent(at, i)) && self.clear(c, at, &none))
             .map(|(c, &corner)| (c as u32, distance(corner, at)))
             .collect()
     }
@@ -529,6 +593,22 @@ mod tests {
         // Within the hole, people can still reach a shelter in the hole.
         let inside = route(&[&moat], at(0.0, 0.0), at(100.0, 100.0)).expect("in the hole");
         assert!(inside.is_straight());
+    }
+
+    #[test]
+    fn ends_within_the_clearance_of_a_zone_still_find_their_way() {
+        // 4 m from the square's west and east sides: inside the widened outline, so no corner
+        // is tangent from there; every corner is tried instead.
+        let zone = square(-100.0, -100.0, 100.0, 100.0);
+        let path = route(&[&zone], at(-104.0, 0.0), at(104.0, 0.0)).expect("round");
+        assert!(keeps_out(&path, &[&zone]), "{path:?}");
+        // Out to a widened corner and along the side: 2 × √(6² + 110²) + 220.
+        let expected = 2.0 * 6f64.hypot(110.0) + 220.0;
+        assert!(
+            (path.metres - expected).abs() < 1.0,
+            "{} vs {expected}",
+            path.metres
+        );
     }
 
     #[test]
