@@ -116,9 +116,11 @@ fn bench(c: &mut Criterion) {
     for (name, request) in &allocations {
         let plan = allocate::plan(shelters, &live, request);
         eprintln!(
-            "{name}: {} groups, {} assignments, {} placed, {} unplaced",
+            "{name}: {} groups, {} assignments ({} round the zones), {} blocked pairs, {} placed, {} unplaced",
             request.demands.len(),
             plan.assignments.len(),
+            plan.assignments.iter().filter(|a| a.path.len() > 2).count(),
+            plan.blocked.len(),
             plan.placed,
             plan.unplaced
         );

@@ -169,22 +169,12 @@ impl Obstacles {
     /// The zones, each a multipolygon in lon/lat (index = position).
     pub fn new<'z>(zones: impl IntoIterator<Item = &'z MultiPolygon<f64>>) -> Obstacles {
         let zones: Vec<&MultiPolygon<f64>> = zones.into_iter().collect();
-        let bbox = zones
+        let centre = zones
             .iter()
             .filter_map(|z| z.bounding_rect())
-            .reduce(|a, b| {
-                Rect::new(
-                    Coord {
-                        x: a.min().x.min(b.min().x),
-                        y: a.min().y.min(b.min().y),
-                    },
-                    Coord {
-                        x: a.max().x.max(b.max().x),
-                        y: a.max().y.max(b.max().y),
-                    },
-                )
-            });
-        let frame = LocalFrame::at(bbox.map_or(Coord { x: 0.0, y: 0.0 }, |b| b.center()));
+            .reduce(cover)
+            .map_or(Coord { x: 0.0, y: 0.0 }, |b| b.center());
+        let frame = LocalFrame::at(centre);
         let parts: Vec<Part> = zones
             .iter()
             .enumerate()
@@ -200,22 +190,10 @@ impl Obstacles {
                 })
             })
             .collect();
-        let bbox = parts.iter().map(|p| p.bbox).reduce(|a, b| {
-            Rect::new(
-                Coord {
-                    x: a.min().x.min(b.min().x),
-                    y: a.min().y.min(b.min().y),
-                },
-                Coord {
-                    x: a.max().x.max(b.max().x),
-                    y: a.max().y.max(b.max().y),
-                },
-            )
-        });
         Obstacles {
             frame,
+            bbox: parts.iter().map(|p| p.bbox).reduce(cover),
             parts,
-            bbox,
             zones: zones.len(),
             corners: OnceCell::new(),
         }
@@ -437,6 +415,20 @@ impl Obstacles {
             .map(|(c, &corner)| (c as u32, distance(corner, at)))
             .collect()
     }
+}
+
+/// The box covering both.
+fn cover(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
+    Rect::new(
+        Coord {
+            x: a.min().x.min(b.min().x),
+            y: a.min().y.min(b.min().y),
+        },
+        Coord {
+            x: a.max().x.max(b.max().x),
+            y: a.max().y.max(b.max().y),
+        },
+    )
 }
 
 fn distance(a: Coord<f64>, b: Coord<f64>) -> f64 {
