@@ -564,10 +564,10 @@ async fn people_inside_a_leak_zone_walk_straight_out_and_never_back_in() {
 #[tokio::test]
 async fn zones_too_detailed_to_route_round_are_refused_naming_the_field() {
     let app = case_app(common::cases::Backend::Sqlite).await;
-    // A circle of 20,001 vertices: more than the 20,000 the paths may be routed round.
-    let ring: Vec<Value> = (0..=20_000)
+    // A circle of 5,001 vertices: more than the 5,000 the paths may be routed round.
+    let ring: Vec<Value> = (0..=5_001)
         .map(|i| {
-            let a = std::f64::consts::TAU * f64::from(i % 20_000) / 20_000.0;
+            let a = std::f64::consts::TAU * f64::from(i % 5_001) / 5_001.0;
             json!([121.46 + 0.005 * a.cos(), 30.92 + 0.005 * a.sin()])
         })
         .collect();
@@ -584,4 +584,31 @@ async fn zones_too_detailed_to_route_round_are_refused_naming_the_field() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
     assert_eq!(error["error"]["field"], "exclude", "{error}");
+    // So are more than 100 polygons.
+    let square = |n: f64| {
+        json!([[
+            [121.40 + n * 0.001, 30.90],
+            [121.4005 + n * 0.001, 30.90],
+            [121.4005 + n * 0.001, 30.9005],
+            [121.40 + n * 0.001, 30.90]
+        ]])
+    };
+    let many: Vec<Value> = (0..101).map(|n| square(f64::from(n))).collect();
+    let (status, error) = app
+        .call(
+            "POST",
+            "/api/shelters/allocate",
+            None,
+            Some(
+                json!({"lon": TEST_POINT.0, "lat": TEST_POINT.1, "people": 5,
+                "exclude": {"type": "MultiPolygon", "coordinates": many}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["error"]["field"], "exclude", "{error}");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("100"),
+        "{error}"
+    );
 }

@@ -50,9 +50,11 @@ pub const MAX_DETOUR_FACTOR: f64 = 3.0;
 pub const MAX_PEOPLE: i64 = 10_000_000;
 /// Most polygons an `area` or `exclude` may hold.
 pub const MAX_POLYGONS: usize = 1000;
-/// Most vertices the `exclude` zones may hold in all: paths round them cost the square of
-/// their corners (a leak's zones have under a hundred; a village outline a few hundred).
-pub const MAX_ZONE_VERTICES: usize = 20_000;
+/// Most polygons the `exclude` zones may hold: paths round them cost the square of their
+/// corners (a leak's two zones have under a hundred corners; a flood outline a few hundred).
+pub const MAX_ZONE_POLYGONS: usize = 100;
+/// Most vertices the `exclude` zones may hold in all.
+pub const MAX_ZONE_VERTICES: usize = 5_000;
 
 /// A group of people walking from one place.
 #[derive(Debug, Clone, PartialEq)]
@@ -666,9 +668,16 @@ fn covered_cells(
 }
 
 /// Exclusion zones from GeoJSON (see [`polygons_from_geojson`]), at most
-/// [`MAX_ZONE_VERTICES`] vertices in all.
+/// [`MAX_ZONE_POLYGONS`] polygons and [`MAX_ZONE_VERTICES`] vertices in all.
 pub fn exclusion_zones(value: &Value, field: &str) -> Result<Vec<Zone>, ShelterError> {
     let zones = polygons_from_geojson(value, field)?;
+    let polygons: usize = zones.iter().map(|(_, shape)| shape.0.len()).sum();
+    if polygons > MAX_ZONE_POLYGONS {
+        return Err(ShelterError::invalid(
+            field,
+            format!("at most {MAX_ZONE_POLYGONS} polygons, got {polygons}; merge the zones"),
+        ));
+    }
     let vertices: usize = zones
         .iter()
         .map(|(_, shape)| geo::CoordsIter::coords_count(shape))

@@ -6,11 +6,14 @@
 //! graph* — nodes: the two ends and the corners; edges: the legs that enter no obstacle — is
 //! the shortest path of all. The corners are those of the zones' outline widened by
 //! [`CLEARANCE_M`] (geo's `Buffer`, mitred, so a 72-gon circle stays a 72-gon; overlapping
-//! zones merge into one outline), thinned by Douglas–Peucker (geo's `Simplify`) to within half
-//! the clearance, so every corner and every leg between neighbouring corners stays outside
-//! every zone: a path runs a few metres clear of the tape, never along it where rounding could
-//! put it inside. geo has no visibility graph or shortest-path search, so that part is written
-//! here: a dense Dijkstra, as a few zones give tens to a few hundred corners.
+//! zones merge into one outline) and thinned by Douglas–Peucker (geo's `Simplify`) to within
+//! half the clearance: a path runs a few metres clear of the tape, not along it where rounding
+//! could put it inside. The outline only proposes corners; every leg is tested against the
+//! zones themselves (geo's `Intersects`), so no path enters a zone whatever the outline looks
+//! like. An outline with more than [`MAX_CORNERS`] corners (a finely toothed flood edge) is
+//! widened further, then replaced by the zones' convex hulls (geo's `ConvexHull`): paths keep
+//! farther out, never nearer. geo has no visibility graph or shortest-path search, so that
+//! part is written here: a dense Dijkstra, as a few zones give tens to a few hundred corners.
 //!
 //! Work is shared the way an allocation asks — many origins × many targets × few zones: the
 //! corner graph is built once, and only when some straight line is blocked; each origin's
@@ -50,15 +53,22 @@
 use super::distance::{LocalFrame, metres};
 use geo::algorithm::buffer::{Buffer, BufferStyle, LineJoin};
 use geo::{
-    BoundingRect, Coord, Intersects, Line, MapCoords, MultiPolygon, Polygon, Rect, Simplify,
+    BoundingRect, ConvexHull, Coord, Intersects, Line, MapCoords, MultiPolygon, Polygon, Rect,
+    Simplify,
 };
 use std::cell::OnceCell;
 
 /// How far outside a zone a path keeps (metres).
 pub const CLEARANCE_M: f64 = 10.0;
 
-/// Sharpest corner the widened outline keeps mitred (radians); sharper ones are bevelled.
-const MITRE_LIMIT: f64 = std::f64::consts::PI / 8.0;
+/// Most corners a search works over: the graph costs their square times the zones' edges, so a
+/// zone outline too detailed for that is widened to four times the clearance (its teeth
+/// merge), and failing that taken by its convex hull.
+pub const MAX_CORNERS: usize = 256;
+
+/// Sharpest corner the widened outline keeps mitred (radians): a square's corner stays one
+/// corner, while spikes are bevelled rather than drawn out into longer spikes.
+const MITRE_LIMIT: f64 = std::f64::consts::PI * 0.4;
 
 /// A corner reached straight from the origin.
 const FROM_ORIGIN: u32 = u32::MAX;
@@ -329,28 +339,14 @@ impl Obstacles {
 
     fn corners(&self) -> &Corners {
         self.corners.get_or_init(|| {
-            let shapes = MultiPolygon(self.parts.iter().map(|p| p.polygon.clone()).collect());
-            let widened = shapes.buffer_with_style(
-                BufferStyle::new(CLEARANCE_M).line_join(LineJoin::Miter(MITRE_LIMIT)),
-            );
-            let mut at: Vec<Coord<f64>> = Vec::new();
-            let mut around = Vec::new();
-            for polygon in &widened {
-                let thinned = polygon.simplify(CLEARANCE_M / 2.0);
-                for ring in std::iter::once(thinned.exterior()).chain(thinned.interiors()) {
-                    // Closed rings repeat the first corner last.
-                    let open = &ring.0[..ring.0.len().saturating_sub(1)];
-                    let n = open.len();
-                    if n < 3 {
-                        continue;
-                    }
-                    for i in 0..n {
-                        at.push(open[i]);
-                        around.push((open[(i + n - 1) % n], open[(i + 1) % n]));
-                    }
-                }
-            }
-            let mut corners = Corners {
+            // A zone too detailed to search round at the clearance is tried wider, then by its
+            // convex hull: paths then keep farther out, never nearer.
+            let (at, around) = [CLEARANCE_M, 4.0 * CLEARANCE_M]
+                .into_iter()
+                .map(|clearance| self.outline(clearance, false))
+                .find(|(at, _)| at.len() <= MAX_CORNERS)
+                .unwrap_or_else(|| self.outline(CLEARANCE_M, true));
+            let corners = Corners {
                 at,
                 around,
                 legs: Vec::new(),
@@ -370,9 +366,48 @@ impl Obstacles {
                     }
                 }
             }
-            corners.legs = legs;
-            corners
+            Corners { legs, ..corners }
         })
+    }
+
+    /// The corners of the zones' outline (or of their convex `hulls`) widened by `clearance`
+    /// and thinned to within half of it, each with its neighbours on its ring.
+    #[allow(clippy::type_complexity)]
+    fn outline(
+        &self,
+        clearance: f64,
+        hulls: bool,
+    ) -> (Vec<Coord<f64>>, Vec<(Coord<f64>, Coord<f64>)>) {
+        // Detail finer than the clearance only slows the widening down: thin it first.
+        let shapes = MultiPolygon(
+            self.parts
+                .iter()
+                .map(|p| match hulls {
+                    true => p.polygon.convex_hull(),
+                    false => p.polygon.simplify(clearance / 4.0),
+                })
+                .collect(),
+        );
+        let widened = shapes
+            .buffer_with_style(BufferStyle::new(clearance).line_join(LineJoin::Miter(MITRE_LIMIT)));
+        let mut at = Vec::new();
+        let mut around = Vec::new();
+        for polygon in &widened {
+            let thinned = polygon.simplify(clearance / 2.0);
+            for ring in std::iter::once(thinned.exterior()).chain(thinned.interiors()) {
+                // Closed rings repeat the first corner last.
+                let open = &ring.0[..ring.0.len().saturating_sub(1)];
+                let n = open.len();
+                if n < 3 {
+                    continue;
+                }
+                for i in 0..n {
+                    at.push(open[i]);
+                    around.push((open[(i + n - 1) % n], open[(i + 1) % n]));
+                }
+            }
+        }
+        (at, around)
     }
 
     /// Dijkstra from the origin over the corners (dense: the graph is small and well linked),
@@ -599,6 +634,36 @@ mod tests {
         assert!(
             (path.metres - expected).abs() < 1.0,
             "{} vs {expected}",
+            path.metres
+        );
+    }
+
+    #[test]
+    fn a_zone_too_detailed_to_search_round_is_widened_until_its_teeth_merge() {
+        // A 2 km circle with 1,000 teeth ±30 m deep: a thousand corners at 10 m clearance.
+        let ring: Vec<Coord<f64>> = (0..=1000)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from(i % 1000) / 1000.0;
+                let r = 2000.0 + if i % 2 == 0 { 30.0 } else { -30.0 };
+                at(r * a.cos(), r * a.sin())
+            })
+            .collect();
+        let zone = MultiPolygon(vec![Polygon::new(LineString(ring), vec![])]);
+        let obstacles = Obstacles::new([&zone]);
+        let (from, to) = (at(-3000.0, 0.0), at(3000.0, 0.0));
+        let path = obstacles
+            .path(&obstacles.departure(from), &obstacles.arrival(to))
+            .expect("round");
+        assert!(obstacles.corners().at.len() <= MAX_CORNERS);
+        assert!(keeps_out(&path, &[&zone]), "{path:?}");
+        // Round a circle of radius R = 2030 m (plus up to 40 m of clearance), from 3 km out:
+        // 2√(3000² − R²) + R(π − 2 acos(R/3000)) ≈ 7.43 km.
+        let r: f64 = 2030.0;
+        let round = 2.0 * (3000f64.powi(2) - r * r).sqrt()
+            + r * (std::f64::consts::PI - 2.0 * (r / 3000.0).acos());
+        assert!(
+            path.metres > round - 1.0 && path.metres < round * 1.02,
+            "{} vs {round}",
             path.metres
         );
     }
