@@ -254,6 +254,17 @@ async fn leak_across_the_way(app: &CaseApp, to: Point<f64>) -> (Value, Point<f64
         "{}",
         zone["distances"]
     );
+    // The safe shelters it proposes carry their code and address beside the name.
+    let safe = zone["safe_shelters"].as_array().expect("safe shelters");
+    assert!(!safe.is_empty(), "{zone}");
+    for s in safe {
+        let id = s["id"].as_str().unwrap_or("");
+        assert!(s["name"].as_str().is_some_and(|n| !n.is_empty()), "{s}");
+        let address = s["properties"]["address"].as_str().unwrap_or("");
+        let register = shelters().find(id).map(|i| text(shelters(), i, "address"));
+        assert_eq!(Some(address), register, "{s}");
+        assert!(!address.is_empty(), "{s}");
+    }
     (zone["zones"].clone(), spill)
 }
 
@@ -383,6 +394,26 @@ async fn evacuees_walk_round_a_leak_between_them_and_their_nearest_shelter() {
         // Clear straight pairs keep their straight line and the distance of a plan without
         // zones.
         let free_plan = allocate(&app, body).await;
+        // The shelter list names every shelter by code and address too (names repeat).
+        let (status, list) = app.call("GET", "/api/shelters", None, None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for f in list["features"].as_array().unwrap() {
+            assert!(f["id"].as_str().is_some_and(|id| !id.is_empty()), "{f}");
+            assert!(
+                f["properties"]["address"]
+                    .as_str()
+                    .is_some_and(|a| !a.is_empty()),
+                "{f}"
+            );
+            *names
+                .entry(f["properties"]["name"].as_str().unwrap())
+                .or_default() += 1;
+        }
+        assert!(
+            names.values().any(|&n| n > 1),
+            "the demo register repeats names"
+        );
         let before: HashMap<&str, &Value> = free_plan["assignments"]
             .as_array()
             .unwrap()
