@@ -10,14 +10,22 @@
 //!   low-wind case (the widened zone).
 //! - `router/large chlorine night`: the same through `POST /api/hazmat/zone`, with the API key
 //!   check and the JSON answer. Target: ≤ 20 ms.
+//! - `allocate/…`: `services::allocate::plan` after that leak, with the two zones as
+//!   exclusion zones — many groups × many shelters × few zones: the protective action zone's
+//!   people by grid cells (one group per village), and 20,000 people of one point just east
+//!   of the isolation circle, whose nearest shelters lie behind it. `allocate/…, no zones` is
+//!   the same plan without exclusion zones (straight lines only): the baseline in the same run.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use geo::Coord;
 use gridlink::cases::{CaseDb, CaseService, Clock, Role as CaseRole, keys};
+use gridlink::catalog::Role;
 use gridlink::catalog::{CodeTables, Spill, TimeOfDay};
 use gridlink::http::{AppState, router};
 use gridlink::services::Viewer;
+use gridlink::services::allocate::{self, Demand, Scope, Zone};
 use gridlink::services::hazmat::{Origin, Request, analyse};
+use gridlink::services::occupancy::Live;
 use gridlink::spatial::SharedStore;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -54,6 +62,70 @@ fn bench(c: &mut Criterion) {
         answer.groups.iter().map(|g| g.total).sum::<usize>()
     );
 
+    // The allocation after the worst case: its zones as exclusion zones.
+    let zones = answer.zones.clone();
+    let mut exclude = vec![Zone::new(
+        "isolation",
+        geo::MultiPolygon(vec![zones.isolation.clone()]),
+    )];
+    let protective = zones.protective.clone().expect("a protective action zone");
+    exclude.push(Zone::new(
+        "protective_action",
+        geo::MultiPolygon(vec![protective.clone()]),
+    ));
+    let people =
+        allocate::people_in_area(&store, &geo::MultiPolygon(vec![protective]), Scope::Covered)
+            .expect("people");
+    let shelters = store.by_role(Role::Shelter).expect("shelters");
+    let live = Live::default();
+    let plan_request = |demands: Vec<Demand>, exclude: Vec<Zone>| allocate::Request {
+        demands,
+        exclude,
+        detour_factor: allocate::DEFAULT_DETOUR_FACTOR,
+        max_walking_m: None,
+    };
+    // 700 m east of the spill: just outside the 600 m isolation circle, upwind of the plume.
+    let east = Coord {
+        x: NANQIAO.x + 700.0 / 95_600.0,
+        y: NANQIAO.y,
+    };
+    let point = vec![Demand {
+        origin: east,
+        people: 20_000,
+        village: None,
+        cells: 0,
+    }];
+    let allocations = [
+        (
+            "allocate/protective zone by cells",
+            plan_request(people.demands.clone(), exclude.clone()),
+        ),
+        (
+            "allocate/protective zone by cells, no zones",
+            plan_request(people.demands.clone(), Vec::new()),
+        ),
+        (
+            "allocate/point east of the circle",
+            plan_request(point.clone(), exclude.clone()),
+        ),
+        (
+            "allocate/point east of the circle, no zones",
+            plan_request(point, Vec::new()),
+        ),
+    ];
+    for (name, request) in &allocations {
+        let plan = allocate::plan(shelters, &live, request);
+        eprintln!(
+            "{name}: {} groups, {} assignments ({} round the zones), {} blocked pairs, {} placed, {} unplaced",
+            request.demands.len(),
+            plan.assignments.len(),
+            plan.assignments.iter().filter(|a| a.path.len() > 2).count(),
+            plan.blocked.len(),
+            plan.placed,
+            plan.unplaced
+        );
+    }
+
     let mut group = c.benchmark_group("hazmat");
     group
         .sample_size(30)
@@ -75,6 +147,12 @@ fn bench(c: &mut Criterion) {
                     analyse(&store, &tables, &req, Viewer::Staff).expect("analysis"),
                 )
             })
+        });
+    }
+
+    for (name, request) in &allocations {
+        group.bench_function(*name, |b| {
+            b.iter(|| std::hint::black_box(allocate::plan(shelters, &live, request)))
         });
     }
 

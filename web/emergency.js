@@ -39,6 +39,7 @@ const ZONE_STYLE = {
   protective_action: { name: "防护行动区", fill: "#ff9f1a", line: "#c76a00" },
 };
 const SKIP_REASONS = { excluded: "位于泄漏影响区", closed: "未开放", full: "已报满", no_free_capacity: "无空余" };
+const BLOCK_REASONS = { path_blocked: "无法绕开排除区域到达", path_too_long: "绕开排除区域后超出最远步行距离" };
 const WIND_MODELS = { steady: "稳定风向", low_wind: "微风（风向不定，±30°）", calm: "静风（无风向，四周均按防护距离）" };
 const DIRECTIONS = ["北", "东北", "东", "东南", "南", "西南", "西", "西北"];
 const EMPTY = { type: "FeatureCollection", features: [] };
@@ -76,6 +77,14 @@ window.gridlink = Object.assign(window.gridlink || {}, {
 const fmt = (n) => (n == null ? "—" : Number(n).toLocaleString("zh-CN"));
 const levelBadge = (level, text) =>
   `<span class="badge level" data-level="${escapeHtml(level)}" style="background:${LEVELS[level]?.colour || "#999"}">${escapeHtml(text || `${LEVELS[level]?.name || level}预警`)}</span>`;
+// A shelter as every list names it: names repeat (two shelters of one kind in a village), so
+// the code and the address go with the name. `s`: an allocation item ({shelter, name, address})
+// or a feature ({id, name, properties: {address}}).
+const shelterLabel = (s) => {
+  const code = s.shelter ?? s.id;
+  const address = s.address ?? s.properties?.address;
+  return `<b>${escapeHtml(s.name || code)}</b> <small class="shelter-code">${escapeHtml(code)}</small>${address ? `<br><small class="shelter-address">${escapeHtml(address)}</small>` : ""}`;
+};
 const zoneTags = (zones = []) => zones.map((z) => `<span class="tag zone-${escapeHtml(z)}">${escapeHtml(ZONE_STYLE[z]?.name || z)}</span>`).join("");
 const directionName = (deg) => DIRECTIONS[Math.round((((deg % 360) + 360) % 360) / 45) % 8];
 
@@ -184,7 +193,7 @@ export function addLayers(map) {
     id: "em-alloc-line", type: "line", source: "em-alloc", filter: ["==", ["geometry-type"], "LineString"],
     layout: { "line-cap": "round" },
     paint: {
-      "line-color": "#1f3a5f",
+      "line-color": ["match", ["get", "route"], "around_zones", "#7a3e9d", "#1f3a5f"],
       "line-width": ["interpolate", ["linear"], ["to-number", ["get", "people"], 0], 0, 1.5, 5000, 4, 30000, 7],
       "line-opacity": 0.8,
     },
@@ -684,11 +693,11 @@ function renderZone(a) {
     `<li ${fly("villages", f)}><b>${escapeHtml(f.name || f.id)}</b> · 人口 <span class="num">${fmt(f.properties?.population)}</span>${f.properties?.town_name ? ` · ${escapeHtml(f.properties.town_name)}` : ""}${zoneTags(f.zones)}</li>`,
   { open: false });
   html += listCard("em-unsafe-shelters", `不得使用的避难场所（${fmt(e.shelters_in_zones?.total ?? 0)} 处）`, e.shelters_in_zones, (f) =>
-    `<li ${fly("shelters", f)} class="unsafe"><b>${escapeHtml(f.name || f.id)}</b> · 可容纳 ${fmt(f.free_capacity)} · ${metres(f.distance_m)}${zoneTags(f.zones)}</li>`,
+    `<li ${fly("shelters", f)} class="unsafe">${shelterLabel(f)} · 可容纳 ${fmt(f.free_capacity)} · ${metres(f.distance_m)}${zoneTags(f.zones)}</li>`,
   { empty: "区内没有避难场所。" });
   const safe = a.safe_shelters || [];
   html += `<details class="card list-card" open><summary><h3>就近安全避难场所（区外，开放且有空位）</h3></summary>${safe.length
-    ? `<ul class="em-list" id="em-safe-shelters">${safe.map((f) => `<li ${fly("shelters", f)}><b>${escapeHtml(f.name || f.id)}</b> · 空余 ${fmt(f.free_capacity)} · ${metres(f.distance_m)} · 方位 ${escapeHtml(directionName(f.bearing_deg))}${f.upwind ? `<span class="tag upwind">上风向</span>` : `<span class="tag">非上风向</span>`}</li>`).join("")}</ul>`
+    ? `<ul class="em-list" id="em-safe-shelters">${safe.map((f) => `<li ${fly("shelters", f)}>${shelterLabel(f)} · 空余 ${fmt(f.free_capacity)} · ${metres(f.distance_m)} · 方位 ${escapeHtml(directionName(f.bearing_deg))}${f.upwind ? `<span class="tag upwind">上风向</span>` : `<span class="tag">非上风向</span>`}</li>`).join("")}</ul>`
     : `<p class="warn">附近没有区外开放且有空位的避难场所。</p>`}</details>`;
   if (e.hazard_sources?.features?.length) {
     html += listCard("em-zone-hazards", `区内其他重大危险源（${fmt(e.hazard_sources.total)} 处）`, e.hazard_sources, (f) =>
@@ -809,13 +818,13 @@ function drawAllocation(answer) {
   for (const g of answer.groups) {
     features.push({ type: "Feature", properties: { group: g.group, people: g.people, name: g.village?.name || "事发地点" }, geometry: { type: "Point", coordinates: [g.origin.lon, g.origin.lat] } });
   }
+  // Each assignment's path exactly as the server computed it: straight, or round the zones.
   for (const a of answer.assignments) {
-    const g = answer.groups[a.group];
-    if (!g || !a.at) continue;
+    if (a.path?.type !== "LineString") continue;
     features.push({
       type: "Feature",
-      properties: { shelter: a.shelter, name: a.name, people: a.people, group: a.group },
-      geometry: { type: "LineString", coordinates: [[g.origin.lon, g.origin.lat], [a.at.lon, a.at.lat]] },
+      properties: { shelter: a.shelter, name: a.name, people: a.people, group: a.group, route: a.route },
+      geometry: a.path,
     });
   }
   em.data.alloc = { type: "FeatureCollection", features };
@@ -835,6 +844,8 @@ function renderAllocation(a) {
   const groupName = (n) => groups[n]?.village?.name || (groups.length === 1 ? "事发地点" : `第 ${n + 1} 组`);
   const basis = { request: "按填写人数", grid_cells: "按区内单元网格人口", villages_pro_rata: "按村居人口比例", whole_villages: "按整村人口" }[a.basis] || a.basis;
   const unplacedGroups = groups.filter((g) => g.unplaced > 0);
+  const around = a.assignments.filter((x) => x.route === "around_zones").length;
+  const leaving = groups.filter((g) => g.in_zones?.length).length;
   let html = `<div class="card alloc-summary">
       <h3>${a.committed ? "安置已登记" : "安置方案（未登记）"}</h3>
       <div class="counts">
@@ -842,12 +853,12 @@ function renderAllocation(a) {
         <span class="ok">已安排 <b id="em-alloc-placed">${fmt(a.placed)}</b> 人</span>
         <span class="${a.unplaced ? "warn" : ""}">未能安置 <b id="em-alloc-unplaced">${fmt(a.unplaced)}</b> 人</span>
       </div>
-      <p class="hint">${escapeHtml(basis)}${groups.length > 1 ? `，${groups.length} 个村居` : ""}；可用场所 ${fmt(a.usable_shelters)} 处、空位 ${fmt(a.usable_free)}；步行距离 = 直线 × ${escapeHtml(a.detour_factor)}（未按路网计算）${a.max_distance_m ? `，最远 ${metres(a.max_distance_m)}` : ""}。</p>
+      <p class="hint">${escapeHtml(basis)}${groups.length > 1 ? `，${groups.length} 个村居` : ""}；可用场所 ${fmt(a.usable_shelters)} 处、空位 ${fmt(a.usable_free)}；步行距离 = 路径长度 × ${escapeHtml(a.detour_factor)}（路径为直线，或绕开排除区域的最短路径；未按路网计算）${a.max_distance_m ? `，最远 ${metres(a.max_distance_m)}` : ""}。${around ? `<span id="em-alloc-around">${fmt(around)} 条路线绕开排除区域（紫色）。</span>` : ""}${leaving ? `${fmt(leaving)} 组起点位于排除区域内，先径直撤出，不再进入任何排除区域。` : ""}</p>
       ${a.unplaced ? `<p class="warn">⚠ 有 ${fmt(a.unplaced)} 人无处安置：需开放更多场所、放宽步行距离或跨区转移。</p>` : ""}
     </div>`;
   html += `<div class="card"><h3>分配（${fmt(a.assignments.length)} 项）</h3>${a.assignments.length
     ? `<div class="table-wrap"><table id="em-assignments" class="em-table"><thead><tr><th>避难场所</th><th>来自</th><th class="num">人数</th><th class="num">步行</th><th class="num">剩余空位</th></tr></thead><tbody>
-      ${a.assignments.map((x) => `<tr data-shelter="${escapeHtml(x.shelter)}" data-layer="shelters" data-id="${escapeHtml(x.shelter)}"><td>${escapeHtml(x.name || x.shelter)}</td><td>${escapeHtml(groupName(x.group))}</td><td class="num">${fmt(x.people)}</td><td class="num">${metres(x.walking_m)}</td><td class="num">${fmt(x.free_after)}</td></tr>`).join("")}
+      ${a.assignments.map((x) => `<tr data-shelter="${escapeHtml(x.shelter)}" data-layer="shelters" data-id="${escapeHtml(x.shelter)}" data-route="${escapeHtml(x.route)}"><td>${shelterLabel(x)}</td><td>${escapeHtml(groupName(x.group))}</td><td class="num">${fmt(x.people)}</td><td class="num">${metres(x.walking_m)}${x.route === "around_zones" ? "<br><small>绕行</small>" : ""}</td><td class="num">${fmt(x.free_after)}</td></tr>`).join("")}
       </tbody></table></div>`
     : `<p class="warn">没有可用的避难场所。</p>`}</div>`;
   if (unplacedGroups.length) {
@@ -856,7 +867,12 @@ function renderAllocation(a) {
   }
   if (a.skipped?.length) {
     html += `<details class="card list-card"><summary><h3>跳过的避难场所（${fmt(a.skipped.length)} 处）</h3></summary>
-      <ul class="em-list" id="em-skipped">${a.skipped.map((s) => `<li data-layer="shelters" data-id="${escapeHtml(s.shelter)}"><b>${escapeHtml(s.name || s.shelter)}</b> · ${escapeHtml(SKIP_REASONS[s.reason] || s.reason)}${s.zone ? `（${escapeHtml(ZONE_STYLE[s.zone]?.name || s.zone)}）` : ""} · ${metres(s.distance_m)}</li>`).join("")}</ul></details>`;
+      <ul class="em-list" id="em-skipped">${a.skipped.map((s) => `<li data-layer="shelters" data-id="${escapeHtml(s.shelter)}">${shelterLabel(s)} · ${escapeHtml(SKIP_REASONS[s.reason] || s.reason)}${s.zone ? `（${escapeHtml(ZONE_STYLE[s.zone]?.name || s.zone)}）` : ""} · ${metres(s.distance_m)}</li>`).join("")}</ul></details>`;
+  }
+  if (a.blocked?.length) {
+    html += `<details class="card list-card" open><summary><h3>无法安全到达（${fmt(a.blocked_total ?? a.blocked.length)} 对）</h3></summary>
+      <ul class="em-list" id="em-blocked">${a.blocked.map((b) => `<li class="unsafe" data-layer="shelters" data-id="${escapeHtml(b.shelter)}" data-reason="${escapeHtml(b.reason)}">${escapeHtml(groupName(b.group))} → ${shelterLabel(b)} · ${escapeHtml(BLOCK_REASONS[b.reason] || b.reason)}${b.zones?.length ? `（直线穿越${escapeHtml(b.zones.map((z) => ZONE_STYLE[z]?.name || z).join("、"))}）` : ""} · 直线 ${metres(b.distance_m)}${b.walking_m != null ? ` · 绕行步行 ${metres(b.walking_m)}` : ""}</li>`).join("")}</ul>
+      ${(a.blocked_total ?? 0) > a.blocked.length ? `<p class="hint">仅列出最近的 ${fmt(a.blocked.length)} 对。</p>` : ""}</details>`;
   }
   $("#em-result-alloc").innerHTML = html;
 }

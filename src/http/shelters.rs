@@ -13,14 +13,13 @@ use crate::cases::clock::rfc3339;
 use crate::catalog::Role;
 use crate::services::allocate::{
     self, DEFAULT_DETOUR_FACTOR, Demand, MAX_DETOUR_FACTOR, MAX_PEOPLE, Plan, Scope, SkipReason,
-    Zone,
 };
 use crate::services::occupancy::{Change, Live, ShelterError, ShelterStatus, history};
 use crate::services::{ServiceError, Viewer};
 use crate::spatial::{Layer, LayerStore};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -285,9 +284,9 @@ struct AllocateBody {
 
 /// `POST /api/shelters/allocate`: where to send the people of a point (`lon`, `lat`,
 /// `people`) or an area (`area`: GeoJSON polygon; people counted from the unit grid, see
-/// [`Scope`]), avoiding `exclude` zones, within `max_distance_m` of estimated walking
-/// (straight line × `detour_factor`). With `commit: true` (key needed) the plan's people are
-/// booked into the shelters.
+/// [`Scope`]), avoiding `exclude` zones — no shelter inside one, no path through one —
+/// within `max_distance_m` of estimated walking (path length × `detour_factor`). With
+/// `commit: true` (key needed) the plan's people are booked into the shelters.
 pub async fn allocate(
     State(state): State<AppState>,
     caller: Caller,
@@ -322,10 +321,7 @@ pub async fn allocate(
     let (demands, basis, scope) = demands(&store, &body)?;
     let exclude = match &body.exclude {
         None | Some(Value::Null) => Vec::new(),
-        Some(value) => allocate::polygons_from_geojson(value, "exclude")?
-            .into_iter()
-            .map(|(label, shape)| Zone::new(label, shape))
-            .collect(),
+        Some(value) => allocate::exclusion_zones(value, "exclude")?,
     };
     let request = allocate::Request {
         demands,
@@ -366,8 +362,9 @@ pub async fn allocate(
     out["scope"] = json!(scope.map(Scope::as_str));
     out["detour_factor"] = json!(detour_factor);
     out["max_distance_m"] = json!(max_walking_m);
-    out["walking_estimate"] =
-        json!("walking_m = straight-line distance × detour_factor (no road routing)");
+    out["walking_estimate"] = json!(
+        "walking_m = path_m × detour_factor; the path is the straight line, or the shortest way round the exclude zones (no road routing)"
+    );
     out["committed"] = json!(committed.is_some());
     if let Some(changes) = committed {
         out["changes"] = serde_json::to_value(changes).unwrap_or(Value::Null);
@@ -454,6 +451,78 @@ fn point_json(layer: &Layer, i: usize) -> Value {
     }
 }
 
+/// A shelter as every allocation list names it: demo and real registers repeat names (two
+/// 中心小学 in different towns), so the id (the register's code) and the address go with it.
+#[derive(Debug, Serialize)]
+struct ShelterRef<'a> {
+    shelter: &'a str,
+    name: Option<&'a str>,
+    address: Option<&'a str>,
+}
+
+impl<'a> ShelterRef<'a> {
+    fn new(layer: &'a Layer, i: usize) -> Self {
+        ShelterRef {
+            shelter: layer.id(i),
+            name: layer.label(i),
+            address: layer
+                .property(i, "address")
+                .and_then(crate::spatial::PropertyValue::as_text),
+        }
+    }
+}
+
+/// A path as a GeoJSON LineString (WGS84).
+#[derive(Debug, Serialize)]
+struct LineStringJson {
+    r#type: &'static str,
+    coordinates: Vec<[f64; 2]>,
+}
+
+impl LineStringJson {
+    fn new(path: &[geo::Coord<f64>]) -> Self {
+        LineStringJson {
+            r#type: "LineString",
+            coordinates: path.iter().map(|c| [c.x, c.y]).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct AssignmentJson<'a> {
+    #[serde(flatten)]
+    shelter: ShelterRef<'a>,
+    at: Value,
+    group: usize,
+    /// Straight line.
+    distance_m: f64,
+    /// `straight`, or `around_zones` when the straight line would enter an exclusion zone.
+    route: &'static str,
+    path: LineStringJson,
+    path_m: f64,
+    walking_m: f64,
+    people: i64,
+    free_before: i64,
+    free_after: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct BlockedJson<'a> {
+    group: usize,
+    #[serde(flatten)]
+    shelter: ShelterRef<'a>,
+    reason: &'static str,
+    distance_m: f64,
+    /// The way round, when there is one (longer than the reach).
+    path_m: Option<f64>,
+    walking_m: Option<f64>,
+    /// The zones the straight line enters.
+    zones: Vec<&'a str>,
+}
+
+/// Blocked pairs listed at most (nearest first); `blocked_total` counts them all.
+const BLOCKED_LISTED: usize = 100;
+
 fn plan_json(
     store: &LayerStore,
     layer: &Layer,
@@ -462,6 +531,7 @@ fn plan_json(
     plan: &Plan,
 ) -> Value {
     let villages = store.by_role(Role::Village);
+    let zone_label = |z: usize| request.exclude.get(z).map_or("", |z| z.label.as_str());
     let groups: Vec<Value> = request
         .demands
         .iter()
@@ -471,6 +541,11 @@ fn plan_json(
                 .village
                 .zip(villages)
                 .map(|(v, layer)| json!({"id": layer.id(v), "name": layer.label(v)}));
+            let leaving: Vec<&str> = plan
+                .leaving
+                .get(n)
+                .map(|zones| zones.iter().map(|&z| zone_label(z)).collect())
+                .unwrap_or_default();
             json!({
                 "group": n,
                 "village": village,
@@ -479,24 +554,43 @@ fn plan_json(
                 "cells": d.cells,
                 "placed": plan.placed_by_demand.get(n).copied().unwrap_or(0),
                 "unplaced": d.people - plan.placed_by_demand.get(n).copied().unwrap_or(0),
+                "in_zones": leaving,
             })
         })
         .collect();
-    let assignments: Vec<Value> = plan
+    let assignments: Vec<AssignmentJson> = plan
         .assignments
         .iter()
-        .map(|a| {
-            json!({
-                "shelter": layer.id(a.shelter),
-                "name": layer.label(a.shelter),
-                "at": point_json(layer, a.shelter),
-                "group": a.demand,
-                "distance_m": round_m(a.distance_m),
-                "walking_m": round_m(a.walking_m),
-                "people": a.people,
-                "free_before": a.free_before,
-                "free_after": a.free_after,
-            })
+        .map(|a| AssignmentJson {
+            shelter: ShelterRef::new(layer, a.shelter),
+            at: point_json(layer, a.shelter),
+            group: a.demand,
+            distance_m: round_m(a.distance_m),
+            route: if a.path.len() > 2 {
+                "around_zones"
+            } else {
+                "straight"
+            },
+            path: LineStringJson::new(&a.path),
+            path_m: round_m(a.path_m),
+            walking_m: round_m(a.walking_m),
+            people: a.people,
+            free_before: a.free_before,
+            free_after: a.free_after,
+        })
+        .collect();
+    let blocked: Vec<BlockedJson> = plan
+        .blocked
+        .iter()
+        .take(BLOCKED_LISTED)
+        .map(|b| BlockedJson {
+            group: b.demand,
+            shelter: ShelterRef::new(layer, b.shelter),
+            reason: b.reason.as_str(),
+            distance_m: round_m(b.distance_m),
+            path_m: b.path_m.map(round_m),
+            walking_m: b.path_m.map(|m| round_m(m * request.detour_factor)),
+            zones: b.zones.iter().map(|&z| zone_label(z)).collect(),
         })
         .collect();
     let skipped: Vec<Value> = plan
@@ -504,15 +598,13 @@ fn plan_json(
         .iter()
         .map(|s| {
             let view = live.view(layer, s.shelter);
-            let mut v = json!({
-                "shelter": layer.id(s.shelter),
-                "name": layer.label(s.shelter),
-                "reason": s.reason.as_str(),
-                "distance_m": round_m(s.distance_m),
-                "walking_m": round_m(s.walking_m),
-                "status": view.as_ref().map(|v| v.status.as_str()),
-                "free": view.as_ref().map(|v| v.free()),
-            });
+            let mut v = serde_json::to_value(ShelterRef::new(layer, s.shelter))
+                .unwrap_or_else(|_| json!({}));
+            v["reason"] = json!(s.reason.as_str());
+            v["distance_m"] = json!(round_m(s.distance_m));
+            v["walking_m"] = json!(round_m(s.walking_m));
+            v["status"] = json!(view.as_ref().map(|v| v.status.as_str()));
+            v["free"] = json!(view.as_ref().map(|v| v.free()));
             if let SkipReason::Excluded(z) = s.reason {
                 v["zone"] = json!(request.exclude.get(z).map(|z| z.label.as_str()));
             }
@@ -526,6 +618,8 @@ fn plan_json(
         "groups": groups,
         "assignments": assignments,
         "skipped": skipped,
+        "blocked": blocked,
+        "blocked_total": plan.blocked.len(),
         "usable_shelters": plan.usable_shelters,
         "usable_free": plan.usable_free,
     })

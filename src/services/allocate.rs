@@ -1,32 +1,48 @@
 //! Shelter allocation: where to send the people of a point or of an area, filling the nearest
-//! open shelters with room, never above their free capacity.
+//! open shelters with room, never above their free capacity, along paths that never enter an
+//! exclusion zone.
 //!
-//! Distances are straight lines on the ellipsoid; walking distance is estimated as the
-//! straight line times a detour factor (default [`DEFAULT_DETOUR_FACTOR`], the usual ratio of
-//! road to crow-flies distance on a rural-suburban network like Fengxian's). The factor is the
-//! same for every pair, so it changes `walking_m` and what `max_distance_m` reaches, not the
-//! order. gridlink has no routable road graph, so this is an estimate and is labelled so.
+//! Each (group, shelter) pair walks a path: the straight line when it touches no exclusion
+//! zone, else the shortest way round the zones ([`crate::spatial::detour`]); a pair with no
+//! way round (the shelter enclosed, the group boxed in) or whose way round is longer than the
+//! reach is not used, and the plan says why ([`Blocked`]). People who start inside a zone —
+//! the very people being evacuated from a leak's protective action zone — walk straight out
+//! of it on their first leg and never enter another zone or walk back in.
 //!
-//! The plan is greedy over (group of people, shelter) pairs in order of walking distance:
-//! the nearest pair anywhere is filled first, as far as both the group's remaining people
-//! and the shelter's free places allow, then the next nearest. For one point this is exactly
-//! "the nearest shelters in turn, each filled up"; for an area of several villages it gives
-//! every village its nearest room before anyone walks past a nearer shelter, and no shelter
-//! is ever given more than it has free (the test checks both).
+//! Walking distance is estimated as the path's length on the ellipsoid times a detour factor
+//! (default [`DEFAULT_DETOUR_FACTOR`], the usual ratio of road to crow-flies distance on a
+//! rural-suburban network like Fengxian's). The factor is the same for every pair, so it
+//! changes `walking_m` and what `max_walking_m` reaches, not the order. gridlink has no
+//! routable road graph, so this is an estimate and is labelled so.
+//!
+//! The plan is greedy over (group of people, shelter) pairs in order of walking distance along
+//! their paths: the nearest pair anywhere is filled first, as far as both the group's remaining
+//! people and the shelter's free places allow, then the next nearest. For one point this is
+//! exactly "the nearest shelters in turn, each filled up"; for an area of several villages it
+//! gives every village its nearest room before anyone walks past a nearer shelter, and no
+//! shelter is ever given more than it has free (the test checks both).
+//!
+//! Paths are found lazily: pairs are taken in order of their straight-line distance, which no
+//! path undercuts; a pair whose straight line is blocked is routed when its turn comes and goes
+//! back in line at its path's length. Pairs the plan never reaches (their group already placed,
+//! their shelter already full) are never routed.
 //!
 //! A plan only reads the live occupancy; [`super::occupancy::Occupancy::commit`] applies one.
 
 use super::occupancy::{Live, ShelterError, ShelterStatus};
 use crate::catalog::Role;
+use crate::spatial::detour::{self, Arrival, Departure, Obstacles};
 use crate::spatial::index::metres_to;
 use crate::spatial::{GeometryRef, Layer, LayerStore, PropertyValue};
 use geo::{
-    Area, BooleanOps, BoundingRect, Centroid, Contains, Coord, Intersects, LineString,
-    MultiPolygon, Point, Polygon, Rect,
+    Area, BooleanOps, BoundingRect, Centroid, Contains, Coord, InteriorPoint, Intersects,
+    LineString, MultiPolygon, Point, Polygon, Rect,
 };
 use serde_json::Value;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
-/// Walking distance ≈ straight line × this, unless the request says otherwise.
+/// Walking distance ≈ path length × this, unless the request says otherwise.
 pub const DEFAULT_DETOUR_FACTOR: f64 = 1.3;
 /// Largest detour factor a request may give (a factor of 3 already means no road goes there).
 pub const MAX_DETOUR_FACTOR: f64 = 3.0;
@@ -34,6 +50,11 @@ pub const MAX_DETOUR_FACTOR: f64 = 3.0;
 pub const MAX_PEOPLE: i64 = 10_000_000;
 /// Most polygons an `area` or `exclude` may hold.
 pub const MAX_POLYGONS: usize = 1000;
+/// Most polygons the `exclude` zones may hold: paths round them cost the square of their
+/// corners (a leak's two zones have under a hundred corners; a flood outline a few hundred).
+pub const MAX_ZONE_POLYGONS: usize = 100;
+/// Most vertices the `exclude` zones may hold in all.
+pub const MAX_ZONE_VERTICES: usize = 5_000;
 
 /// A group of people walking from one place.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +134,24 @@ impl SkipReason {
     }
 }
 
+/// Why a group was not sent to a shelter it could otherwise use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockReason {
+    /// No path keeps out of the zones: they enclose the group or the shelter.
+    PathBlocked,
+    /// The way round the zones is longer than the reach (the straight line was within it).
+    PathTooLong,
+}
+
+impl BlockReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockReason::PathBlocked => "path_blocked",
+            BlockReason::PathTooLong => "path_too_long",
+        }
+    }
+}
+
 /// People of one group sent to one shelter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignment {
@@ -120,7 +159,13 @@ pub struct Assignment {
     pub demand: usize,
     /// Feature index in the shelter layer.
     pub shelter: usize,
+    /// Straight line, group to shelter.
     pub distance_m: f64,
+    /// The way they walk, lon/lat: the straight line, or round the exclusion zones.
+    pub path: Vec<Coord<f64>>,
+    /// Its length (equal to `distance_m` when straight).
+    pub path_m: f64,
+    /// `path_m` × the detour factor.
     pub walking_m: f64,
     pub people: i64,
     /// The shelter's free places just before and after this assignment.
@@ -139,6 +184,20 @@ pub struct Skipped {
     pub reason: SkipReason,
 }
 
+/// A (group, shelter) pair the plan would have used but for the zones in the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocked {
+    pub demand: usize,
+    pub shelter: usize,
+    /// Straight line.
+    pub distance_m: f64,
+    /// The way round, when there is one (too long).
+    pub path_m: Option<f64>,
+    /// The zones the straight line crosses (indexes into the request's zones).
+    pub zones: Vec<usize>,
+    pub reason: BlockReason,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// People asked for.
@@ -150,23 +209,84 @@ pub struct Plan {
     pub assignments: Vec<Assignment>,
     /// Nearest first.
     pub skipped: Vec<Skipped>,
+    /// Pairs not used because no path within reach keeps out of the zones, nearest first.
+    pub blocked: Vec<Blocked>,
     /// People placed per demand, in the request's order.
     pub placed_by_demand: Vec<i64>,
-    /// Shelters that could take people (open, with room, outside every zone, within reach).
+    /// Per demand, the exclusion zones its origin lies in (it walks straight out of them).
+    pub leaving: Vec<Vec<usize>>,
+    /// Shelters that could take people (open, with room, outside every zone, reached by some
+    /// group's path within reach).
     pub usable_shelters: usize,
     /// Their free places in all.
     pub usable_free: i64,
+}
+
+/// A pair in line for the greedy fill: by walking distance, then group, then shelter id.
+struct Pair {
+    walking: f64,
+    demand: usize,
+    /// Rank of the shelter's id among the candidates, for reproducible ties.
+    rank: usize,
+    shelter: usize,
+    /// Straight line, metres.
+    metres: f64,
+    /// The routed path: `None` while `walking` is the straight-line bound.
+    path: Option<detour::Path>,
+}
+
+impl Pair {
+    fn key(&self) -> (f64, usize, usize) {
+        (self.walking, self.demand, self.rank)
+    }
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Pair {}
+
+impl PartialOrd for Pair {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pair {
+    /// Reversed, so `BinaryHeap` pops the nearest pair first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.key(), other.key());
+        b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2))
+    }
+}
+
+/// Where a shelter's people arrive: its point, or a point inside an area shelter.
+fn target(geometry: GeometryRef<'_>) -> Option<Coord<f64>> {
+    geometry
+        .to_geo_point()
+        .or_else(|| geometry.to_geo().interior_point().map(|p| p.0))
 }
 
 /// Plans the request against the shelter layer as it stands in `live`.
 pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
     let detour = request.detour_factor;
     let reach = request.max_walking_m.unwrap_or(f64::INFINITY);
+    let obstacles = Obstacles::new(request.exclude.iter().map(|z| &z.shape));
+    let departures: Vec<Departure> = request
+        .demands
+        .iter()
+        .map(|d| obstacles.departure(d.origin))
+        .collect();
+    let mut arrivals: Vec<Option<Arrival>> = (0..layer.len()).map(|_| None).collect();
     let mut free: Vec<i64> = vec![0; layer.len()];
-    let mut pairs: Vec<(f64, usize, usize, f64)> = Vec::new();
+    let mut pairs: Vec<Pair> = Vec::new();
     let mut passed: Vec<(usize, SkipReason, f64)> = Vec::new();
-    let mut usable_shelters = 0;
-    let mut usable_free = 0;
+    let mut candidates: Vec<usize> = Vec::new();
+    // Per shelter, the groups whose straight line is within reach.
+    let mut within: Vec<Vec<usize>> = vec![Vec::new(); layer.len()];
     for (s, slot) in free.iter_mut().enumerate() {
         let Some(view) = live.view(layer, s) else {
             continue;
@@ -192,42 +312,109 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
             passed.push((s, reason, nearest));
             continue;
         }
+        let Some(to) = target(geometry) else {
+            continue;
+        };
         let mut reachable = false;
         for (d, &metres) in distances.iter().enumerate() {
             let walking = metres * detour;
             if walking <= reach && request.demands[d].people > 0 {
-                pairs.push((walking, d, s, metres));
+                pairs.push(Pair {
+                    walking,
+                    demand: d,
+                    rank: 0,
+                    shelter: s,
+                    metres,
+                    path: None,
+                });
+                within[s].push(d);
                 reachable = true;
             }
         }
         if reachable {
             *slot = view.free();
-            usable_shelters += 1;
-            usable_free += view.free();
+            arrivals[s] = Some(obstacles.arrival(to));
+            candidates.push(s);
         }
     }
-    // Nearest pair first; ties by group, then by shelter id, so plans are reproducible.
-    pairs.sort_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then(a.1.cmp(&b.1))
-            .then_with(|| layer.id(a.2).cmp(layer.id(b.2)))
-    });
+    // Ties by group, then by shelter id, so plans are reproducible.
+    candidates.sort_by(|&a, &b| layer.id(a).cmp(layer.id(b)));
+    let mut rank = vec![0; layer.len()];
+    for (r, &s) in candidates.iter().enumerate() {
+        rank[s] = r;
+    }
+    for pair in &mut pairs {
+        pair.rank = rank[pair.shelter];
+    }
+    let targets: Vec<Option<Coord<f64>>> = (0..layer.len())
+        .map(|s| arrivals[s].as_ref().and_then(|_| target(layer.geometry(s))))
+        .collect();
+    let route = |d: usize, s: usize| -> Result<detour::Path, detour::Blocked> {
+        match &arrivals[s] {
+            Some(to) => obstacles.path(&departures[d], to),
+            None => Err(detour::Blocked::Enclosed),
+        }
+    };
+    let block = |d: usize, s: usize, metres: f64, path_m: Option<f64>, reason| Blocked {
+        demand: d,
+        shelter: s,
+        distance_m: metres,
+        path_m,
+        zones: targets[s].map_or_else(Vec::new, |to| {
+            obstacles.crossed(request.demands[d].origin, to)
+        }),
+        reason,
+    };
+    let mut queue = BinaryHeap::from(pairs);
     let mut remaining: Vec<i64> = request.demands.iter().map(|d| d.people.max(0)).collect();
     let mut assignments = Vec::new();
+    let mut blocked = Vec::new();
     let mut left: i64 = remaining.iter().sum();
-    for (walking, d, s, metres) in pairs {
+    while let Some(mut pair) = queue.pop() {
         if left == 0 {
             break;
         }
-        let take = remaining[d].min(free[s]);
-        if take <= 0 {
+        let (d, s) = (pair.demand, pair.shelter);
+        if remaining[d] == 0 || free[s] == 0 {
             continue;
         }
+        let path = match pair.path.take() {
+            Some(path) => path,
+            // Its turn on the straight-line bound: the straight line is still the nearest
+            // pair; a way round goes back in line at its own length.
+            None => match route(d, s) {
+                Ok(path) if path.is_straight() => path,
+                Ok(path) => {
+                    let walking = path.metres * detour;
+                    if walking <= reach {
+                        pair.walking = walking;
+                        pair.path = Some(path);
+                        queue.push(pair);
+                    } else {
+                        blocked.push(block(
+                            d,
+                            s,
+                            pair.metres,
+                            Some(path.metres),
+                            BlockReason::PathTooLong,
+                        ));
+                    }
+                    continue;
+                }
+                Err(_) => {
+                    blocked.push(block(d, s, pair.metres, None, BlockReason::PathBlocked));
+                    continue;
+                }
+            },
+        };
+        let take = remaining[d].min(free[s]);
         assignments.push(Assignment {
             demand: d,
             shelter: s,
-            distance_m: metres,
-            walking_m: walking,
+            distance_m: pair.metres,
+            path_m: path.metres,
+            path: path.coords,
+            walking_m: pair.walking,
             people: take,
             free_before: free[s],
             free_after: free[s] - take,
@@ -235,6 +422,29 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
         remaining[d] -= take;
         free[s] -= take;
         left -= take;
+    }
+    // Usable: a shelter some group reaches by a path within reach — used, or a clear straight
+    // line (cheap), or else a way round.
+    let mut usable_shelters = 0;
+    let mut usable_free = 0;
+    let mut used = vec![false; layer.len()];
+    for a in &assignments {
+        used[a.shelter] = true;
+    }
+    for &s in &candidates {
+        let Some(to) = &arrivals[s] else { continue };
+        let groups = &within[s];
+        let reached = used[s]
+            || groups
+                .iter()
+                .any(|&d| obstacles.straight_is_clear(&departures[d], to))
+            || groups
+                .iter()
+                .any(|&d| route(d, s).is_ok_and(|path| path.metres * detour <= reach));
+        if reached {
+            usable_shelters += 1;
+            usable_free += live.free_places(layer, s).unwrap_or(0);
+        }
     }
     let people: i64 = request.demands.iter().map(|d| d.people.max(0)).sum();
     let placed = people - left;
@@ -264,13 +474,22 @@ pub fn plan(layer: &Layer, live: &Live, request: &Request) -> Plan {
             .total_cmp(&b.distance_m)
             .then_with(|| layer.id(a.shelter).cmp(layer.id(b.shelter)))
     });
+    // Blocked pairs come up in line before the farthest assignment, so all are worth telling.
+    blocked.sort_by(|a, b| {
+        a.distance_m
+            .total_cmp(&b.distance_m)
+            .then(a.demand.cmp(&b.demand))
+            .then_with(|| layer.id(a.shelter).cmp(layer.id(b.shelter)))
+    });
     Plan {
         people,
         placed,
         unplaced: left,
         assignments,
         skipped,
+        blocked,
         placed_by_demand,
+        leaving: departures.iter().map(|d| d.inside().collect()).collect(),
         usable_shelters,
         usable_free,
     }
@@ -446,6 +665,35 @@ fn covered_cells(
             cells: n,
         })
         .collect()
+}
+
+/// Exclusion zones from GeoJSON (see [`polygons_from_geojson`]), at most
+/// [`MAX_ZONE_POLYGONS`] polygons and [`MAX_ZONE_VERTICES`] vertices in all.
+pub fn exclusion_zones(value: &Value, field: &str) -> Result<Vec<Zone>, ShelterError> {
+    let zones = polygons_from_geojson(value, field)?;
+    let polygons: usize = zones.iter().map(|(_, shape)| shape.0.len()).sum();
+    if polygons > MAX_ZONE_POLYGONS {
+        return Err(ShelterError::invalid(
+            field,
+            format!("at most {MAX_ZONE_POLYGONS} polygons, got {polygons}; merge the zones"),
+        ));
+    }
+    let vertices: usize = zones
+        .iter()
+        .map(|(_, shape)| geo::CoordsIter::coords_count(shape))
+        .sum();
+    if vertices > MAX_ZONE_VERTICES {
+        return Err(ShelterError::invalid(
+            field,
+            format!(
+                "at most {MAX_ZONE_VERTICES} vertices in all, got {vertices}; simplify the zones"
+            ),
+        ));
+    }
+    Ok(zones
+        .into_iter()
+        .map(|(label, shape)| Zone::new(label, shape))
+        .collect())
 }
 
 /// GeoJSON polygons as the request gave them: a Polygon or MultiPolygon geometry, a Feature

@@ -28,9 +28,9 @@
 //!   isolate N m all round, and for a large spill consider an initial downwind evacuation of M m.
 //!   The downwind zone is then the same square with `D = M`; a small spill has no downwind zone.
 //!
-//! Polygons are built in a local metric frame at the spill (east/north metres from
-//! [`metres_per_degree`]), which at district scale is exact to well under a metre, and mapped
-//! back to lon/lat by the same affine transform, so they stay convex in lon/lat too.
+//! Polygons are built in a local metric frame at the spill ([`LocalFrame`]: east/north metres
+//! from the radii of curvature there), which at district scale is exact to well under a metre,
+//! and mapped back to lon/lat by the same affine transform, so they stay convex in lon/lat too.
 //!
 //! # What is listed
 //!
@@ -44,7 +44,7 @@ use super::locate::{DEFAULT_TOLERANCE_M, Location, locate};
 use super::nearest::{Filter, Query, free_capacity, nearest_live};
 use super::{ServiceError, Viewer};
 use crate::catalog::{AppliedDistances, Chemical, CodeTables, Erg, Role, Spill, TimeOfDay};
-use crate::spatial::distance::metres_per_degree;
+pub use crate::spatial::distance::LocalFrame;
 use crate::spatial::index::metres_to;
 use crate::spatial::{GeometryRef, Layer, LayerStore, PropertyValue};
 use geo::{
@@ -139,39 +139,6 @@ impl WindModel {
             WindModel::LowWind => "low_wind",
             WindModel::Calm => "calm",
         }
-    }
-}
-
-/// East/north metres around an origin, the frame the zones are built in.
-#[derive(Debug, Clone, Copy)]
-pub struct LocalFrame {
-    origin: Coord<f64>,
-    m_lat: f64,
-    m_lon: f64,
-}
-
-impl LocalFrame {
-    pub fn at(origin: Coord<f64>) -> LocalFrame {
-        let (m_lat, m_lon) = metres_per_degree(origin.y);
-        LocalFrame {
-            origin,
-            m_lat,
-            m_lon,
-        }
-    }
-
-    pub fn to_lonlat(&self, east: f64, north: f64) -> Coord<f64> {
-        Coord {
-            x: self.origin.x + east / self.m_lon,
-            y: self.origin.y + north / self.m_lat,
-        }
-    }
-
-    pub fn to_local(&self, c: Coord<f64>) -> (f64, f64) {
-        (
-            (c.x - self.origin.x) * self.m_lon,
-            (c.y - self.origin.y) * self.m_lat,
-        )
     }
 }
 

@@ -40,6 +40,52 @@ pub fn metres_per_degree(lat: f64) -> (f64, f64) {
     (m.to_radians(), n.to_radians() * phi.cos())
 }
 
+/// East/north metres around an origin: the plane leak zones are drawn in and paths round them
+/// are found in. It is affine in lon/lat, so a straight line in one is a straight line in the
+/// other, and at district scale its lengths are exact to well under a metre.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalFrame {
+    origin: Coord<f64>,
+    m_lat: f64,
+    m_lon: f64,
+}
+
+impl LocalFrame {
+    pub fn at(origin: Coord<f64>) -> LocalFrame {
+        let (m_lat, m_lon) = metres_per_degree(origin.y);
+        LocalFrame {
+            origin,
+            m_lat,
+            m_lon,
+        }
+    }
+
+    pub fn to_lonlat(&self, east: f64, north: f64) -> Coord<f64> {
+        Coord {
+            x: self.origin.x + east / self.m_lon,
+            y: self.origin.y + north / self.m_lat,
+        }
+    }
+
+    pub fn to_local(&self, c: Coord<f64>) -> (f64, f64) {
+        (
+            (c.x - self.origin.x) * self.m_lon,
+            (c.y - self.origin.y) * self.m_lat,
+        )
+    }
+
+    /// [`LocalFrame::to_local`] as a coordinate (x east, y north).
+    pub fn to_local_coord(&self, c: Coord<f64>) -> Coord<f64> {
+        let (x, y) = self.to_local(c);
+        Coord { x, y }
+    }
+
+    /// [`LocalFrame::to_lonlat`] of a coordinate (x east, y north).
+    pub fn to_lonlat_coord(&self, c: Coord<f64>) -> Coord<f64> {
+        self.to_lonlat(c.x, c.y)
+    }
+}
+
 /// The isotropic plane of the spatial indexes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Planar {

@@ -2,6 +2,7 @@
 
 pub mod columns;
 pub mod crs;
+pub mod detour;
 pub mod distance;
 pub mod grid;
 pub mod index;

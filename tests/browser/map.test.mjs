@@ -51,6 +51,28 @@ function startServer(dataDir) {
 
 const step = (name) => console.log(`  · ${name}`);
 
+// An independent segment–polygon test (lon/lat plane; touching counts as entering) for the
+// drawn evacuation paths: does segment a→b cross a ring of the polygon or start/end inside it?
+const cross = (o, a, b) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+const within = (p, a, b) => p[0] >= Math.min(a[0], b[0]) && p[0] <= Math.max(a[0], b[0]) && p[1] >= Math.min(a[1], b[1]) && p[1] <= Math.max(a[1], b[1]);
+function segmentsMeet(a, b, c, d) {
+  const [d1, d2, d3, d4] = [cross(c, d, a), cross(c, d, b), cross(a, b, c), cross(a, b, d)];
+  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
+  return (d1 === 0 && within(a, c, d)) || (d2 === 0 && within(b, c, d)) || (d3 === 0 && within(c, a, b)) || (d4 === 0 && within(d, a, b));
+}
+function inRing(p, ring) {
+  let inside = false;
+  for (let i = 1; i < ring.length; i++) {
+    const [a, b] = [ring[i - 1], ring[i]];
+    if ((a[1] > p[1]) !== (b[1] > p[1]) && p[0] < a[0] + ((p[1] - a[1]) / (b[1] - a[1])) * (b[0] - a[0])) inside = !inside;
+  }
+  return inside;
+}
+function segmentEntersPolygon(a, b, rings) {
+  const inside = (p) => inRing(p, rings[0]) && !rings.slice(1).some((hole) => inRing(p, hole));
+  return rings.some((ring) => ring.slice(1).some((q, i) => segmentsMeet(a, b, ring[i], q))) || inside(a) || inside(b);
+}
+
 async function run() {
   const dataDir = mkdtempSync(join(tmpdir(), "gridlink-browser-"));
   execFileSync(bin, ["gen-data", "--scale", "0.2", "--out", dataDir], { cwd: repo, stdio: "ignore" });
@@ -406,6 +428,25 @@ async function testEmergency(page, url, key) {
   assert.equal(await page.$eval("#em-alloc-unplaced", (e) => e.textContent.replace(/\D/g, "")), String(plan.unplaced), "unplaced people shown");
   await mapSettled(page);
   await page.waitForFunction(() => window.gridlink.map.queryRenderedFeatures({ layers: ["em-alloc-line"] }).length > 0, null, { timeout: 30_000 });
+
+  step("the map draws each assignment's computed path, and none enters the drawn isolation circle");
+  const drawing = await page.evaluate(async () => {
+    const m = window.gridlink.map;
+    const alloc = await m.getSource("em-alloc").getData();
+    const zones = await m.getSource("em-zones").getData();
+    return { lines: alloc.features.filter((f) => f.geometry.type === "LineString"), zones: zones.features };
+  });
+  assert.deepEqual(drawing.lines.map((f) => f.geometry.coordinates), plan.assignments.map((a) => a.path.coordinates), "the drawn lines are the API's paths");
+  const circle = drawing.zones.find((f) => f.properties.zone === "isolation").geometry.coordinates;
+  for (const a of plan.assignments) {
+    const leaving = plan.groups[a.group].in_zones.includes("isolation");
+    a.path.coordinates.slice(1).forEach((end, n) => {
+      const enters = segmentEntersPolygon(a.path.coordinates[n], end, circle);
+      assert.ok(!enters || (n === 0 && leaving), `leg ${n} of the path to ${a.shelter} enters the isolation circle`);
+    });
+  }
+  const rowNames = await page.$$eval("#em-assignments tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  plan.assignments.forEach((a, n) => assert.ok(rowNames[n].includes(a.shelter) && rowNames[n].includes(a.address), `row ${n} names ${a.shelter} with its code and address`));
 
   step("a shelter manager's report recolours the live shelter layer over the stream");
   const shelter = shelterList.features.find((f) => f.properties.status === "open" && f.properties.free > 0);
