@@ -158,7 +158,7 @@ function renderAround(report, target = $("#around")) {
     html += card(`防护目标（${sections.protected_target.count} 处，${sections.protected_target.people} 人）`,
       list(sections.protected_target, (f) => `${name(f)} · ${f.properties.headcount} 人 · ${distanceText(f.distance_m)}`));
   }
-  html += card("最近的开放避难场所", list(sections.shelter, (f) => `${name(f)} · 可容纳 ${f.free_capacity} 人 · ${distanceText(f.distance_m)}`));
+  html += card("最近的开放避难场所", list(sections.shelter, (f) => `${emergency.shelterLabel(f)} · 可容纳 ${f.free_capacity} 人 · ${distanceText(f.distance_m)}`));
   html += card("最近的应急队伍", list(sections.team, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));
   html += card("最近的医疗机构", list(sections.medical_facility, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));
   html += card("最近的消防站与派出所", list(sections.fire_police_station, (f) => `${name(f)} · ${distanceText(f.distance_m)}`));

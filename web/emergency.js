@@ -80,7 +80,7 @@ const levelBadge = (level, text) =>
 // A shelter as every list names it: names repeat (two shelters of one kind in a village), so
 // the code and the address go with the name. `s`: an allocation item ({shelter, name, address})
 // or a feature ({id, name, properties: {address}}).
-const shelterLabel = (s) => {
+export const shelterLabel = (s) => {
   const code = s.shelter ?? s.id;
   const address = s.address ?? s.properties?.address;
   return `<b>${escapeHtml(s.name || code)}</b> <small class="shelter-code">${escapeHtml(code)}</small>${address ? `<br><small class="shelter-address">${escapeHtml(address)}</small>` : ""}`;
