@@ -96,10 +96,7 @@ impl Config {
                 .photos_dir
                 .unwrap_or_else(|| data_dir.join(DEFAULT_PHOTOS_DIR)),
             public: crate::cases::PublicPolicy {
-                descriptions: file
-                    .public
-                    .and_then(|p| p.descriptions)
-                    .unwrap_or_default(),
+                descriptions: file.public.and_then(|p| p.descriptions).unwrap_or_default(),
             },
             database: file.database.unwrap_or_else(|| {
                 format!("sqlite:{}", data_dir.join(DEFAULT_DATABASE_FILE).display())

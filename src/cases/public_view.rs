@@ -267,9 +267,10 @@ pub fn public_view(
     } else {
         Vec::new()
     };
-    let agency_responsible = case.dispatched_at.and(case.unit.as_deref()).map(|u| {
-        super::service::unit_name(store, u).unwrap_or_else(|| u.to_string())
-    });
+    let agency_responsible = case
+        .dispatched_at
+        .and(case.unit.as_deref())
+        .map(|u| super::service::unit_name(store, u).unwrap_or_else(|| u.to_string()));
     PublicCase {
         id: case.id,
         class: case.class.clone(),
@@ -361,10 +362,7 @@ mod tests {
             worst = worst.max(d);
             assert!(d <= 72.0, "{lon},{lat} moved {d} m");
             // Every point of the square answers the same: nudging within it changes nothing.
-            let (nlon, nlat) = coarsen(
-                clon + (lon - clon) * 0.5,
-                clat + (lat - clat) * 0.5,
-            );
+            let (nlon, nlat) = coarsen(clon + (lon - clon) * 0.5, clat + (lat - clat) * 0.5);
             assert_eq!((nlon, nlat), (clon, clat));
         }
         // …and the squares are about 100 m: some points do move tens of metres.
@@ -381,7 +379,10 @@ mod tests {
 
     #[test]
     fn the_public_words_merge_internal_steps() {
-        assert_eq!(PublicStatus::of(Status::Dispatched), PublicStatus::InProgress);
+        assert_eq!(
+            PublicStatus::of(Status::Dispatched),
+            PublicStatus::InProgress
+        );
         assert_eq!(PublicStatus::of(Status::Reopened), PublicStatus::InProgress);
         assert_eq!(PublicStatus::of(Status::Returned), PublicStatus::Accepted);
         assert_eq!(PublicStatus::of(Status::Verifying), PublicStatus::Handled);
@@ -393,7 +394,10 @@ mod tests {
     #[test]
     fn descriptions_policy_reads_from_config_words() {
         assert_eq!("never".parse::<Descriptions>(), Ok(Descriptions::Never));
-        assert_eq!("approved".parse::<Descriptions>(), Ok(Descriptions::Approved));
+        assert_eq!(
+            "approved".parse::<Descriptions>(),
+            Ok(Descriptions::Approved)
+        );
         assert!("sometimes".parse::<Descriptions>().is_err());
     }
 }

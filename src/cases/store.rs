@@ -60,8 +60,7 @@ pub fn numbered(sql: &str) -> String {
 
 const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version, public_report, public_description, photos_public, track_hash";
 
-const EVENT_COLUMNS: &str =
-    "id, case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data";
+const EVENT_COLUMNS: &str = "id, case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data";
 
 macro_rules! case_from_row {
     ($row:expr) => {{
@@ -771,7 +770,11 @@ fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
     sql
 }
 
-async fn insert_cases_sqlite(db: &CaseDb, pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec<i64>> {
+async fn insert_cases_sqlite(
+    db: &CaseDb,
+    pool: &SqlitePool,
+    cases: &[NewCase],
+) -> Result<Vec<i64>> {
     const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash) VALUES ";
     const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES ";

@@ -1,10 +1,10 @@
 //! `/api/cases…`: report, list, read and act on cases; `/api/classes`: what can be reported.
 
 use super::auth::Caller;
+use super::multipart::{Kind, WithPhotos};
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
-use super::multipart::{Kind, WithPhotos};
 use crate::cases::public_view::is_listable;
 use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report, unit_name};
 use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};

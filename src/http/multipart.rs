@@ -73,9 +73,9 @@ pub async fn read<T: DeserializeOwned, S: Send + Sync>(
             uploads: Vec::new(),
         });
     }
-    let mut multipart = Multipart::from_request(request, state)
-        .await
-        .map_err(|e| ApiError::new(e.status(), "bad_multipart", e.body_text()).with_field("body"))?;
+    let mut multipart = Multipart::from_request(request, state).await.map_err(|e| {
+        ApiError::new(e.status(), "bad_multipart", e.body_text()).with_field("body")
+    })?;
     let mut fields = Map::new();
     let mut files: Vec<bytes::Bytes> = Vec::new();
     while let Some(mut part) = multipart.next_field().await.map_err(multipart_error)? {
@@ -142,7 +142,11 @@ pub async fn read<T: DeserializeOwned, S: Send + Sync>(
     }
     let body: T = serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_string() } else { path };
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
         ApiError::invalid(&field, format!("bad form field: {}", e.inner()))
     })?;
     let uploads = check_all(files).await?;

@@ -11,10 +11,10 @@
 use super::params::{Params, point};
 use super::{ApiError, AppState};
 use crate::cases::clock::{parse_time, rfc3339};
-use crate::cases::service::{DUPLICATE_RADIUS_M, Report};
 use crate::cases::public_view::{
     PublicCase, PublicStatus, is_listable, latest_public_note, public_classes, token_matches,
 };
+use crate::cases::service::{DUPLICATE_RADIUS_M, Report};
 use crate::cases::{Actor, Case, CaseError, CaseFilter, CaseService, Role, Status, public_view};
 use crate::catalog::{CaseClass, CodeTables};
 use crate::spatial::crs::Crs;

@@ -74,10 +74,7 @@ pub async fn track(
         .iter()
         .filter_map(|p| crate::photos::hash_of(p))
         .map(|hash| {
-            let url = format!(
-                "{}?case={id}&token={token}",
-                crate::photos::url(hash)
-            );
+            let url = format!("{}?case={id}&token={token}", crate::photos::url(hash));
             PublicPhoto {
                 thumb_url: Some(format!("{url}&thumb=1")),
                 url,
@@ -89,9 +86,5 @@ pub async fn track(
         history: public_history(&events),
         your_photos,
     };
-    Ok((
-        [(header::CACHE_CONTROL, "private, no-store")],
-        Json(out),
-    )
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "private, no-store")], Json(out)).into_response())
 }

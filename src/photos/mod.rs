@@ -61,7 +61,9 @@ pub fn hash_of(entry: &str) -> Option<&str> {
 
 /// 64 lower-case hex digits: the only thing ever used to build an object key.
 pub fn is_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[derive(Debug, thiserror::Error)]
