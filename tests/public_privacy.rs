@@ -673,3 +673,118 @@ async fn a_publish_must_publish_something_and_only_dispatchers_publish() {
         assert_eq!(json_of(&text)[0]["description"], Value::Null, "{backend:?}");
     }
 }
+
+/// Rows as an older server stored them (before migration 0004): three reports — a citizen's on
+/// the web, a citizen's through the hotline channel, and a dispatcher's on the web.
+const OLD_ROWS: &str = "INSERT INTO cases (id, status, class, urgency, channel, description, lon, lat, reported_at, updated_at) VALUES
+        (1, 'reported', 'C0101', 'normal', 'web', 'a', 121.46, 30.92, 0, 0),
+        (2, 'reported', 'C0101', 'normal', 'hotline_12345', 'b', 121.46, 30.92, 0, 0),
+        (3, 'reported', 'C0101', 'normal', 'web', 'c', 121.46, 30.92, 0, 0);
+    INSERT INTO case_events (case_id, action, to_status, actor, role, at) VALUES
+        (1, 'report', 'reported', 'anonymous', 'anonymous', 0),
+        (2, 'report', 'reported', 'anonymous', 'anonymous', 0),
+        (3, 'report', 'reported', 'glk_1234', 'dispatcher', 0);";
+
+/// The first three migrations of a back end, in a directory of their own.
+fn migrations_before_0004(backend: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0004" {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        }
+    }
+    dir
+}
+
+#[tokio::test]
+async fn migration_0004_marks_old_citizens_reports_from_their_report_event() {
+    use gridlink::cases::{CaseDb, CaseFilter};
+    // SQLite.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        let old = migrations_before_0004("sqlite");
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::raw_sql(OLD_ROWS).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+    let sqlite = CaseDb::connect_sqlite(&path).await.unwrap();
+    // PostgreSQL, in a schema of its own.
+    let schema = format!(
+        "t_{}_{}_m4",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        std::process::id()
+    );
+    let url = common::cases::pg_url();
+    {
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let pool = sqlx::PgPool::connect_with(
+            options.options([("search_path", format!("{schema},public"))]),
+        )
+        .await
+        .unwrap();
+        let old = migrations_before_0004("postgres");
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!(
+            "{OLD_ROWS} SELECT setval(pg_get_serial_sequence('cases', 'id'), 3);"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let postgres = CaseDb::connect_postgres_schema(&url, &schema)
+        .await
+        .unwrap();
+    for db in [sqlite, postgres] {
+        let (cases, _) = db
+            .list(&CaseFilter {
+                limit: 10,
+                ..CaseFilter::default()
+            })
+            .await
+            .unwrap();
+        let marked: Vec<(i64, bool)> = cases.iter().map(|c| (c.id, c.public_report)).collect();
+        // Only the citizen's web report: the hotline channel and the dispatcher's are not.
+        assert_eq!(
+            marked,
+            [(3, false), (2, false), (1, true)],
+            "{}",
+            db.backend()
+        );
+        assert!(
+            cases
+                .iter()
+                .all(|c| c.public_description.is_none() && !c.photos_public)
+        );
+        db.close().await;
+    }
+}
