@@ -81,6 +81,24 @@ async function loadClasses() {
   if ($("#report-class")) fillClassSelect($("#report-class"), "请选择案件类别…");
 }
 
+// A class with a hazard to life says which emergency number to call first; a private class
+// that the report will not be listed.
+const CALL_NAMES = { 119: "火警和救援", 110: "报警", 120: "急救" };
+
+function showClassAdvice() {
+  const code = $("#report-class").value;
+  const klass = cs.classes.majors.flatMap((m) => m.classes).find((c) => c.code === code);
+  const call = $("#report-call");
+  call.hidden = !klass?.call;
+  call.dataset.call = klass?.call || "";
+  if (klass?.call) call.textContent = `危及生命安全时，请先拨打 ${klass.call}（${CALL_NAMES[klass.call] || ""}），再上报。`;
+  const visibility = $("#report-visibility");
+  visibility.hidden = !(klass && klass.visibility !== "public");
+  visibility.textContent = klass?.visibility === "private"
+    ? "此类问题不公开列出：群众上报后仅本人可凭查询码查看进度。"
+    : "此类问题仅限工作人员上报，不对公众公开。";
+}
+
 function fillClassSelect(select, placeholder) {
   const current = select.value;
   select.innerHTML = `<option value="">${escapeHtml(placeholder)}</option>` +
@@ -265,6 +283,8 @@ function renderReportForm() {
       <h3>上报案件</h3>
       <p class="place">位置：${lng.toFixed(6)}, ${lat.toFixed(6)}<br><span id="report-place" class="hint">正在定位…</span></p>
       <label>案件类别<select id="report-class" required></select></label>
+      <p id="report-call" class="call-first" role="alert" hidden></p>
+      <p id="report-visibility" class="hint" hidden></p>
       <label>紧急程度<select id="report-urgency">${urgencies}</select></label>
       <label>问题描述<textarea id="report-description" rows="3" maxlength="4000" required placeholder="例如：人行道井盖缺失，有行人跌落风险"></textarea></label>
       <label>现场照片（最多 9 张，每张不超过 10 MB）<input id="report-files" type="file" accept="image/jpeg,image/png,image/webp" multiple></label>
@@ -276,6 +296,7 @@ function renderReportForm() {
       <div class="buttons"><button type="submit" class="primary" id="report-submit">提交上报</button><button type="button" id="report-cancel">取消</button></div>
     </form>`;
   fillClassSelect($("#report-class"), "请选择案件类别…");
+  $("#report-class").addEventListener("change", showClassAdvice);
   $("#report-cancel").addEventListener("click", () => setReportMode(false));
   $("#report-form").addEventListener("submit", (event) => {
     event.preventDefault();
