@@ -208,7 +208,11 @@ async function testCases(page, url, key) {
   await page.mouse.click(spot.x, spot.y);
   await page.waitForSelector("#report-form");
   await page.waitForFunction(() => !document.querySelector("#report-place").textContent.includes("正在定位"));
+  // A fire: call 119 first, said before anything else.
+  await page.selectOption("#report-class", "Y0102");
+  assert.ok(await page.$eval("#report-call", (e) => !e.hidden && e.textContent.includes("119")), "the fire class shows the call-119 banner");
   await page.selectOption("#report-class", klass.code);
+  assert.ok(await page.$eval("#report-call", (e) => e.hidden), "no banner for a manhole cover");
   await page.selectOption("#report-urgency", "urgent");
   await page.fill("#report-description", "浏览器测试：人行道井盖缺失");
   await page.fill("#report-photo", "https://example.org/photos/manhole.jpg");
