@@ -345,28 +345,6 @@ impl CaseDb {
         })
     }
 
-    /// The latest event of each of these cases (one query for a whole list, e.g. Open311's
-    /// `status_notes`), ordered by case id; cases without events are left out.
-    pub async fn latest_events(&self, case_ids: &[i64]) -> Result<Vec<Event>> {
-        if case_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let marks = vec!["?"; case_ids.len()].join(", ");
-        let text = format!(
-            "SELECT {EVENT_COLUMNS} FROM case_events WHERE id IN (SELECT MAX(id) FROM case_events WHERE case_id IN ({marks}) GROUP BY case_id) ORDER BY case_id"
-        );
-        on_pool!(self, &text, |pool, sql| {
-            let mut query = sqlx::query(&sql);
-            for id in case_ids {
-                query = query.bind(*id);
-            }
-            let rows = query.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
-                .collect()
-        })
-    }
-
     /// The newest note written for the public on each of these cases (Open311's
     /// `status_notes` for a whole list in one query).
     pub async fn latest_public_notes(

@@ -366,6 +366,26 @@ fn available_actions(caller: &Caller, case: &Case) -> Value {
     )
 }
 
+/// A stored photo as staff see it: where to fetch it, its size, and the camera's GPS hint.
+#[derive(Debug, Serialize)]
+pub struct PhotoView {
+    pub url: String,
+    pub thumb_url: String,
+    #[serde(flatten)]
+    pub info: crate::photos::PhotoInfo,
+}
+
+impl PhotoView {
+    fn of(info: crate::photos::PhotoInfo) -> PhotoView {
+        let url = crate::photos::url(&info.hash);
+        PhotoView {
+            thumb_url: format!("{url}?thumb=1"),
+            url,
+            info,
+        }
+    }
+}
+
 /// `GET /api/cases/{id}`: the case, its history and what the caller may do with it now.
 pub async fn get(
     State(state): State<AppState>,
@@ -401,15 +421,12 @@ pub async fn get(
             v
         })
         .collect();
-    let photo_info: Vec<Value> = cases
+    let photo_info: Vec<PhotoView> = cases
         .db
         .photos_of_case(id)
         .await?
         .into_iter()
-        .map(|p| {
-            let url = crate::photos::url(&p.hash);
-            json!({"url": url, "thumb_url": format!("{url}?thumb=1"), "content_type": p.content_type, "bytes": p.bytes, "width": p.width, "height": p.height, "exif_lon": p.exif_lon, "exif_lat": p.exif_lat})
-        })
+        .map(PhotoView::of)
         .collect();
     if let Some(obj) = out.as_object_mut() {
         obj.insert("history".into(), json!(history));

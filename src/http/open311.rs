@@ -293,6 +293,19 @@ fn number(form: &Params, name: &str) -> Result<Option<f64>, Open311Error> {
         .transpose()
 }
 
+/// A created service request, as `POST /requests.json` answers (in a one-element list).
+#[derive(Debug, serde::Serialize)]
+struct Created {
+    service_request_id: i64,
+    service_notice: String,
+    account_id: Option<String>,
+    /// Beyond the spec: a citizen's secret for following the request (shown once), to send
+    /// back as `token` to requests/{id}.json — the only way to see a request that is not
+    /// listed. Staff reports have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
 /// `POST /requests.json` (form-encoded): reports a problem; 201 once the case is committed.
 async fn create_request(
     State(state): State<AppState>,
@@ -397,16 +410,12 @@ async fn create_request(
             done.duplicates.len()
         ));
     }
-    // Beyond the spec: a citizen's secret for following the request (shown once), to send back
-    // as `token` to requests/{id}.json — the only way to see a request that is not listed.
-    let mut created = json!({
-        "service_request_id": case.id,
-        "service_notice": notice,
-        "account_id": null,
-    });
-    if let (Some(token), Some(obj)) = (done.tracking_token, created.as_object_mut()) {
-        obj.insert("token".into(), json!(token));
-    }
+    let created = Created {
+        service_request_id: case.id,
+        service_notice: notice,
+        account_id: None,
+        token: done.tracking_token,
+    };
     Ok((
         StatusCode::CREATED,
         [(
