@@ -613,3 +613,46 @@ async fn a_photo_with_a_gps_position_can_stand_in_for_the_map_click() {
         assert_eq!(json_case["photos"], json!(["https://example.org/a.jpg"]));
     }
 }
+
+#[tokio::test]
+async fn of_two_feedbacks_racing_with_photos_only_the_winners_photo_is_kept() {
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let id = app.report().await;
+        for action in [json!({"action": "file"}), json!({"action": "dispatch"})] {
+            app.act(id, &app.keys.dispatcher, action).await;
+        }
+        let (a, b) = (phone_photo(30), phone_photo(31));
+        let path = format!("/api/cases/{id}/actions");
+        let send_feedback = |photo: &'static [u8]| {
+            let app = &app;
+            let path = path.clone();
+            async move {
+                post_multipart(
+                    app,
+                    &path,
+                    Some(app.unit_key()),
+                    &[("action", "feedback"), ("note", "已处理")],
+                    &[("photos", "after.jpg", "image/jpeg", photo)],
+                )
+                .await
+            }
+        };
+        let (a, b): (&'static [u8], &'static [u8]) = (a.leak(), b.leak());
+        let ((sa, _), (sb, _)) = tokio::join!(send_feedback(a), send_feedback(b));
+        let mut codes = [sa, sb];
+        codes.sort();
+        assert_eq!(codes, [StatusCode::OK, StatusCode::CONFLICT], "{backend:?}");
+        let (winner, loser) = if sa == StatusCode::OK { (a, b) } else { (b, a) };
+        let files = stored_files(&app);
+        assert!(
+            files.iter().any(|f| f.ends_with(&sha256(winner))),
+            "{files:?}"
+        );
+        assert!(
+            !files.iter().any(|f| f.contains(&sha256(loser))),
+            "{files:?}"
+        );
+        assert_eq!(files.len(), 3);
+    }
+}

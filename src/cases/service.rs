@@ -217,10 +217,20 @@ impl CaseService {
         Ok(store.put_all(uploads).await?)
     }
 
+    /// Takes back the files a failed step wrote — except those another case recorded meanwhile
+    /// (the same bytes uploaded at the same time by someone else).
     async fn forget_photos(&self, created: &[object_store::path::Path]) {
-        if let Some(store) = self.photo_store() {
-            store.remove(created).await;
+        let Some(store) = self.photo_store() else {
+            return;
+        };
+        let mut unclaimed = Vec::new();
+        for key in created {
+            let hash = key.filename().and_then(|name| name.get(..64)).unwrap_or("");
+            if matches!(self.db.photo_type(hash).await, Ok(None)) {
+                unclaimed.push(key.clone());
+            }
         }
+        store.remove(&unclaimed).await;
     }
 
     pub fn instance(&self) -> &str {
