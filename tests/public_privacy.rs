@@ -788,3 +788,90 @@ async fn migration_0004_marks_old_citizens_reports_from_their_report_event() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_public_map_shows_listed_cases_at_their_squares_and_a_tight_box_finds_no_exact_point() {
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let cases = report_all(&app).await;
+        let web = cases.iter().find(|c| c.kind == Kind::Web).unwrap();
+        let ids = |text: &str| -> Vec<i64> {
+            json_of(text)["features"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{text}"))
+                .iter()
+                .map(|f| f["id"].as_i64().unwrap())
+                .collect()
+        };
+        let (status, text) = get_text(&app, "/api/public/cases", None).await;
+        assert_eq!(status, OK, "{backend:?}: {text}");
+        let expected = [
+            cases.iter().find(|c| c.kind == Kind::Open311).unwrap().id,
+            web.id,
+        ];
+        assert_eq!(ids(&text), expected);
+        for case in &cases {
+            assert_public_body(&text, case, Phase::BeforeApproval);
+        }
+        let body = json_of(&text);
+        let feature = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == web.id)
+            .unwrap();
+        let [lon, lat] = [
+            feature["geometry"]["coordinates"][0].as_f64().unwrap(),
+            feature["geometry"]["coordinates"][1].as_f64().unwrap(),
+        ];
+        assert_eq!(
+            (
+                feature["properties"]["lon"].as_f64(),
+                feature["properties"]["lat"].as_f64()
+            ),
+            (Some(lon), Some(lat))
+        );
+        assert_coarsened(&feature["properties"], web);
+        // A box of under a metre around the true point finds nothing; one around the square's
+        // centre finds the case.
+        let tight = 0.000_003;
+        let (_, around_truth) = get_text(
+            &app,
+            &format!(
+                "/api/public/cases?bbox={},{},{},{}",
+                web.lon - tight,
+                web.lat - tight,
+                web.lon + tight,
+                web.lat + tight
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(ids(&around_truth), Vec::<i64>::new(), "{backend:?}");
+        let (_, around_square) = get_text(
+            &app,
+            &format!(
+                "/api/public/cases?bbox={},{},{},{}",
+                lon - tight,
+                lat - tight,
+                lon + tight,
+                lat + tight
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(ids(&around_square), [web.id]);
+        for (query, found) in [
+            (format!("class={PRIVATE_CLASS}"), vec![]),
+            ("status=closed".to_string(), vec![]),
+            ("status=open&limit=1".to_string(), vec![expected[0]]),
+        ] {
+            let (status, text) = get_text(&app, &format!("/api/public/cases?{query}"), None).await;
+            assert_eq!((status, ids(&text)), (OK, found), "{query}");
+        }
+        for query in ["limit=0", "status=pending", "bbox=1,2,3"] {
+            let (status, _) = get_text(&app, &format!("/api/public/cases?{query}"), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        }
+    }
+}

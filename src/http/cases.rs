@@ -258,14 +258,9 @@ fn flag(params: &Params, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
-    let text = |name: &str| {
-        params
-            .get(name)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let bbox = match params.get("bbox") {
+/// `bbox=minlon,minlat,maxlon,maxlat`, if given.
+pub fn bbox_param(params: &Params) -> Result<Option<[f64; 4]>, ApiError> {
+    Ok(match params.get("bbox") {
         None | Some("") => None,
         Some(raw) => {
             let parts: Vec<f64> = raw
@@ -285,7 +280,17 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
                 }
             }
         }
+    })
+}
+
+pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     };
+    let bbox = bbox_param(params)?;
     let limit = params
         .get("limit")
         .filter(|s| !s.is_empty())

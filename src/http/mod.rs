@@ -17,6 +17,7 @@ mod open311;
 mod openapi;
 pub mod params;
 mod photos;
+mod public;
 pub mod render;
 mod search;
 pub mod shelters;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             post(cases::act).layer(DefaultBodyLimit::max(multipart::MULTIPART_LIMIT)),
         )
         .route("/api/track/{id}", get(track::track))
+        .route("/api/public/cases", get(public::cases))
         .route("/api/photos/{hash}", get(photos::photo))
         .route("/api/stream", get(stream::stream))
         .route(
