@@ -21,6 +21,10 @@ pub struct FileConfig {
     pub database: Option<String>,
     /// The database of PostGIS-backed layers.
     pub postgis: Option<PostgisConfig>,
+    /// Where uploaded photos are stored [default: DATA_DIR/photos].
+    pub photos_dir: Option<PathBuf>,
+    /// What the public sees of cases.
+    pub public: Option<PublicSection>,
 }
 
 /// `[postgis]`: where layers with `postgis = "schema.table"` sources live.
@@ -29,6 +33,14 @@ pub struct FileConfig {
 pub struct PostgisConfig {
     /// `postgres://user@host/db`; `GRIDLINK_LAYERS_DATABASE` overrides it.
     pub url: Option<String>,
+}
+
+/// `[public]`: what anonymous clients (Open311, the public page) see of cases.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicSection {
+    /// `"approved"` (a description is public once a dispatcher approved it) or `"never"`.
+    pub descriptions: Option<crate::cases::public_view::Descriptions>,
 }
 
 impl FileConfig {
@@ -64,11 +76,17 @@ pub struct Config {
     pub database: String,
     /// Where PostGIS-backed layers live (`[postgis] url`, `GRIDLINK_LAYERS_DATABASE`).
     pub layers_database: Option<String>,
+    /// Where uploaded photos are stored (a local directory through `object_store`).
+    pub photos_dir: PathBuf,
+    /// What the public sees of cases.
+    pub public: crate::cases::PublicPolicy,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "data/demo";
 pub const DEFAULT_LAYERS_DIR: &str = "layers";
 pub const DEFAULT_TABLES_DIR: &str = "data";
+/// Uploaded photos, inside the data dir.
+pub const DEFAULT_PHOTOS_DIR: &str = "photos";
 /// The embedded case database, inside the data dir.
 pub const DEFAULT_DATABASE_FILE: &str = "gridlink.sqlite";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -87,6 +105,12 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         Config {
             layers_database: file.postgis.and_then(|p| p.url),
+            photos_dir: file
+                .photos_dir
+                .unwrap_or_else(|| data_dir.join(DEFAULT_PHOTOS_DIR)),
+            public: crate::cases::PublicPolicy {
+                descriptions: file.public.and_then(|p| p.descriptions).unwrap_or_default(),
+            },
             database: file.database.unwrap_or_else(|| {
                 format!("sqlite:{}", data_dir.join(DEFAULT_DATABASE_FILE).display())
             }),
@@ -127,12 +151,31 @@ mod tests {
             tile_cache_mb: None,
             database: None,
             postgis: None,
+            photos_dir: None,
+            public: None,
         };
         let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));
         assert_eq!(config.layers_dir, PathBuf::from("layers-from-file"));
         assert_eq!(config.tables_dir, PathBuf::from(DEFAULT_TABLES_DIR));
         assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.photos_dir, PathBuf::from("from-flag/photos"));
+    }
+
+    #[test]
+    fn the_public_section_says_whether_descriptions_are_ever_public() {
+        let file: FileConfig = toml::from_str("[public]\ndescriptions = \"never\"\n").unwrap();
+        let config = Config::resolve(file, None, None, None, None);
+        assert_eq!(
+            config.public.descriptions,
+            crate::cases::public_view::Descriptions::Never
+        );
+        let config = Config::resolve(FileConfig::default(), None, None, None, None);
+        assert_eq!(
+            config.public.descriptions,
+            crate::cases::public_view::Descriptions::Approved
+        );
+        assert!(toml::from_str::<FileConfig>("[public]\ndescriptions = \"sometimes\"\n").is_err());
     }
 
     #[test]

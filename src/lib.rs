@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod feeds;
 pub mod http;
+pub mod photos;
 pub mod services;
 pub mod sources;
 pub mod spatial;

@@ -17,6 +17,7 @@ const HOUR: i64 = 3_600_000;
 fn body_for(action: Action) -> Value {
     match action {
         Action::Extend => json!({"action": "extend", "hours": 24, "note": "需要协调施工队"}),
+        Action::Publish => json!({"action": "publish", "public_note": "已安排处理，感谢反映"}),
         a => json!({"action": a.as_str(), "note": "现场已处理"}),
     }
 }
@@ -118,7 +119,11 @@ async fn the_main_line_routes_sets_deadlines_and_records_history() {
         assert_eq!(feedback["role"], "unit");
         assert_eq!(feedback["note"], "已更换井盖");
         assert_eq!(feedback["photos"][0], "https://example.org/after.jpg");
-        assert_eq!(case["available_actions"], json!([]));
+        // A closed case takes nothing but a note for the public.
+        assert_eq!(
+            case["available_actions"],
+            json!([{"action": "publish", "name": "公开发布"}])
+        );
     }
 }
 
@@ -175,7 +180,14 @@ fn may(action: Action, actor: &str) -> bool {
         "anonymous" | "unit_other" => false,
         "dispatcher" => matches!(
             action,
-            A::File | A::Reject | A::Dispatch | A::Suspend | A::Resume | A::Close | A::Extend
+            A::File
+                | A::Reject
+                | A::Dispatch
+                | A::Suspend
+                | A::Resume
+                | A::Close
+                | A::Extend
+                | A::Publish
         ),
         "unit_own" => matches!(action, A::Start | A::Feedback | A::Return | A::Extend),
         "supervisor" => matches!(action, A::VerifyOk | A::VerifyFail | A::Supervise),
@@ -248,7 +260,7 @@ async fn the_role_matrix_holds_for_every_role_action_and_ownership() {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 13 * 6);
+        assert_eq!(checked, 14 * 6);
         // Reading cases needs a key; a wrong key is refused, not treated as anonymous.
         let (code, _) = app.call("GET", "/api/cases", None, None).await;
         assert_eq!(code, StatusCode::UNAUTHORIZED);
@@ -478,15 +490,33 @@ async fn reports_are_validated_located_and_checked_for_duplicates() {
             }
             app.call("POST", "/api/cases", None, Some(body))
         };
-        // 20 m north: a possible duplicate; 120 m: not.
+        // 20 m north: a possible duplicate; 120 m: not. A citizen hears how many, and the ids
+        // of those listed publicly anyway — never another report's text or exact place.
         let (code, near) = report(TEST_POINT.0, TEST_POINT.1 + 20.0 / 111_000.0, json!({})).await;
         assert_eq!(code, StatusCode::CREATED);
-        let dups = near["possible_duplicates"].as_array().unwrap();
-        assert_eq!(dups.len(), 1, "{backend:?}");
-        assert_eq!(dups[0]["id"], first);
-        assert!((dups[0]["distance_m"].as_f64().unwrap() - 20.0).abs() < 1.0);
+        assert!(near.get("possible_duplicates").is_none(), "{near}");
+        assert_eq!(
+            near["duplicates_nearby"],
+            json!({"count": 1, "radius_m": 50.0, "listed_ids": [first]}),
+            "{backend:?}"
+        );
         let (_, far) = report(TEST_POINT.0, TEST_POINT.1 + 120.0 / 111_000.0, json!({})).await;
-        assert_eq!(far["possible_duplicates"].as_array().unwrap().len(), 2 - 2);
+        assert_eq!(far["duplicates_nearby"]["count"], 0);
+        // Staff see the duplicates themselves, with distance and text.
+        let (code, staff) = app
+            .call(
+                "POST",
+                "/api/cases",
+                Some(&app.keys.dispatcher),
+                Some(json!({"class": TEST_CLASS, "lon": TEST_POINT.0, "lat": TEST_POINT.1 - 30.0 / 111_000.0, "description": "井盖破损", "channel": "hotline_12345"})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{staff}");
+        let dups = staff["possible_duplicates"].as_array().unwrap();
+        assert_eq!(dups.len(), 2, "{staff}");
+        assert_eq!(dups[0]["id"], first);
+        assert!((dups[0]["distance_m"].as_f64().unwrap() - 30.0).abs() < 1.0);
+        assert_eq!(dups[0]["description"], "井盖缺失，有行人跌落风险");
         for (extra, field, status) in [
             (json!({"class": "NOPE"}), "class", StatusCode::BAD_REQUEST),
             (
@@ -517,6 +547,13 @@ async fn reports_are_validated_located_and_checked_for_duplicates() {
             ),
             (json!({"crs": "epsg:9999"}), "crs", StatusCode::BAD_REQUEST),
             (json!({"bogus": 1}), "bogus", StatusCode::BAD_REQUEST),
+            // Without a key: no staff-only class, and only the public channels.
+            (json!({"class": "C0502"}), "class", StatusCode::BAD_REQUEST),
+            (
+                json!({"channel": "hotline_12345"}),
+                "channel",
+                StatusCode::BAD_REQUEST,
+            ),
         ] {
             let (code, body) = report(TEST_POINT.0, TEST_POINT.1, extra.clone()).await;
             assert_eq!(code, status, "{extra}: {body}");
@@ -538,7 +575,7 @@ async fn reports_are_validated_located_and_checked_for_duplicates() {
         let (_, list) = app
             .call("GET", "/api/cases", Some(&app.keys.admin), None)
             .await;
-        assert_eq!(list["total"], 4);
+        assert_eq!(list["total"], 5);
     }
 }
 

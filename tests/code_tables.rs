@@ -282,3 +282,132 @@ fn a_class_naming_an_unknown_unit_type_is_refused_with_file_and_field() {
     assert!(err.contains("case_classes.toml"), "{err}");
     assert!(err.contains("unit_type"), "{err}");
 }
+
+#[test]
+fn what_the_public_sees_is_chosen_per_class() {
+    use gridlink::catalog::Visibility;
+    let tables = load_tables();
+    let visibility = |code: &str| tables.class(code).expect(code).visibility;
+    // Public order and disputes are never listed: every Z01 and Z02 class is private or staff.
+    for class in tables
+        .classes
+        .iter()
+        .filter(|c| c.major == "Z01" || c.major == "Z02")
+    {
+        assert_ne!(class.visibility, Visibility::Public, "{}", class.code);
+    }
+    // Things in the street anyone can see are listed; matters touching a person are not;
+    // the centre's own monitoring objects are not offered at all.
+    let expected = [
+        ("C0101", Visibility::Public),  // 上水井盖
+        ("E0102", Visibility::Public),  // 暴露垃圾
+        ("E0405", Visibility::Public),  // 道路积水
+        ("M0102", Visibility::Public),  // 停电
+        ("Y0102", Visibility::Public),  // 火灾
+        ("Z0203", Visibility::Private), // 家庭纠纷
+        ("Z0201", Visibility::Private), // 邻里纠纷
+        ("Z0101", Visibility::Private), // 治安隐患
+        ("M0302", Visibility::Private), // 独居老人关爱
+        ("M0202", Visibility::Private), // 房屋渗漏
+        ("E0502", Visibility::Private), // 流浪乞讨
+        ("E0509", Visibility::Private), // 噪声扰民
+        ("Y0103", Visibility::Private), // 道路交通事故 (the injured)
+        ("C0502", Visibility::Staff),   // 人防工事
+        ("C0704", Visibility::Staff),   // 监控探头
+        ("C0713", Visibility::Staff),   // 独居老人智能烟感
+        ("Z0206", Visibility::Staff),   // 群体性事件苗头
+    ];
+    for (code, v) in expected {
+        assert_eq!(visibility(code), v, "{code}");
+    }
+    let count = |v: Visibility| tables.classes.iter().filter(|c| c.visibility == v).count();
+    assert_eq!(
+        (
+            count(Visibility::Public),
+            count(Visibility::Private),
+            count(Visibility::Staff)
+        ),
+        (202, 45, 13)
+    );
+}
+
+#[test]
+fn classes_with_a_hazard_to_life_say_which_number_to_call_first() {
+    let tables = load_tables();
+    let call = |code: &str| tables.class(code).expect(code).call.as_deref();
+    assert_eq!(call("Y0102"), Some("119"), "火灾");
+    assert_eq!(call("E0409"), Some("119"), "火情");
+    assert_eq!(call("Y0101"), Some("119"), "危险化学品泄漏");
+    assert_eq!(call("Y0107"), Some("119"), "燃气爆炸");
+    assert_eq!(call("Y0109"), Some("119"), "人员落水");
+    assert_eq!(call("Y0103"), Some("110"), "道路交通事故");
+    assert_eq!(call("E0411"), Some("110"), "电力线路断落");
+    assert_eq!(call("Y0302"), Some("120"), "食物中毒");
+    assert_eq!(call("C0101"), None);
+    assert_eq!(call("M0102"), None);
+    // Only emergencies have one, and only classes citizens may report.
+    for class in tables.classes.iter().filter(|c| c.call.is_some()) {
+        let affairs = &tables.major(&class.major).unwrap().affairs;
+        assert_eq!(affairs, "YJ", "{} {}", class.code, class.name);
+        assert!(class.offered_to_public(), "{}", class.code);
+    }
+}
+
+/// Copies the shipped tables into a temp dir with the first class edited by `edit`.
+fn tables_with_first_class(edit: impl FnOnce(&mut toml::Table)) -> Result<CodeTables, String> {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let file = dir.path().join("case_classes.toml");
+    let mut doc: toml::Table = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+    edit(
+        doc["class"].as_array_mut().unwrap()[0]
+            .as_table_mut()
+            .unwrap(),
+    );
+    std::fs::write(&file, toml::to_string(&doc).unwrap()).unwrap();
+    CodeTables::load(dir.path()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_class_must_state_its_visibility_and_a_real_emergency_number() {
+    let err = tables_with_first_class(|c| {
+        c.remove("visibility");
+    })
+    .expect_err("visibility is required");
+    assert!(err.contains("visibility"), "{err}");
+    let err = tables_with_first_class(|c| {
+        c.insert("visibility".into(), "secret".into());
+    })
+    .expect_err("an unknown visibility");
+    assert!(
+        err.contains("visibility") || err.contains("secret"),
+        "{err}"
+    );
+    let err = tables_with_first_class(|c| {
+        c.insert("public".into(), true.into());
+    })
+    .expect_err("the old public flag is gone");
+    assert!(err.contains("public"), "{err}");
+    let err = tables_with_first_class(|c| {
+        c.insert("call".into(), "999".into());
+    })
+    .expect_err("999 is not a Chinese emergency number");
+    assert!(err.contains("call") && err.contains("999"), "{err}");
+    let err = tables_with_first_class(|c| {
+        c.insert("visibility".into(), "staff".into());
+        c.insert("call".into(), "119".into());
+    })
+    .expect_err("staff-only classes are not shown to citizens");
+    assert!(err.contains("call"), "{err}");
+    assert!(
+        tables_with_first_class(|c| {
+            c.insert("call".into(), "120".into());
+        })
+        .is_ok()
+    );
+}

@@ -57,8 +57,11 @@ export async function api(url, { method = "GET", body, key, raw = false } = {}) 
   const headers = {};
   const useKey = key !== undefined ? key : auth.key;
   if (useKey) headers.Authorization = `Bearer ${useKey}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // A FormData body (photos) goes as multipart/form-data; the browser sets the boundary.
+  const form = typeof FormData !== "undefined" && body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
+  const payload = body === undefined ? undefined : form ? body : JSON.stringify(body);
+  const response = await fetch(url, { method, headers, body: payload });
   if (raw && response.ok) return response;
   let parsed = null;
   try {
@@ -105,4 +108,29 @@ export function toast(message, kind = "info") {
   setTimeout(() => item.classList.add("fading"), 4000);
   setTimeout(() => item.remove(), 4600);
   return item;
+}
+
+// A photo stored by gridlink (`/api/photos/{hash}`) as an <img> source: <img> cannot send the
+// Authorization header, so a staff key goes as ?key=. Outside URLs are returned as they are.
+export function photoSrc(url, { thumb = false } = {}) {
+  if (!/^\/api\/photos\/[0-9a-f]{64}$/.test(url)) return url;
+  const params = new URLSearchParams();
+  if (thumb) params.set("thumb", "1");
+  if (auth.key) params.set("key", auth.key);
+  const query = params.toString();
+  return query ? `${url}?${query}` : url;
+}
+
+// A JSON body, or — when files are chosen — the same fields as multipart/form-data parts with
+// the files as `photos` parts (arrays become repeated parts; null and undefined are left out).
+export function withPhotos(body, files) {
+  if (!files || files.length === 0) return body;
+  const form = new FormData();
+  for (const [name, value] of Object.entries(body)) {
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) value.forEach((v) => form.append(name, String(v)));
+    else form.append(name, String(value));
+  }
+  for (const file of files) form.append("photos", file, file.name);
+  return form;
 }

@@ -3,7 +3,7 @@
 // may take, live updates from /api/stream, and the case layer on the map (/tiles/cases/…).
 // The page's one EventSource lives here; other modules listen to it through onStream().
 
-import { auth, api, getJson, $, $$, escapeHtml, shortTime, fullTime, toast, ROLE_NAMES } from "./api.js";
+import { auth, api, getJson, $, $$, escapeHtml, shortTime, fullTime, toast, ROLE_NAMES, photoSrc, withPhotos } from "./api.js";
 import { classPicker } from "./classpicker.js";
 import { distanceText } from "./format.js";
 import { clearPick, showPick } from "./view.js";
@@ -81,6 +81,24 @@ async function loadClasses() {
   cs.classNames = new Map(cs.classes.majors.flatMap((m) => m.classes.map((c) => [c.code, c.name])));
   cs.urgencyNames = new Map(cs.classes.urgency.map((u) => [u.code, u.name]));
   fillClassSelect($("#f-class"), "全部类别");
+}
+
+// A class with a hazard to life says which emergency number to call first; a private class
+// that the report will not be listed.
+const CALL_NAMES = { 119: "火警和救援", 110: "报警", 120: "急救" };
+
+function showClassAdvice() {
+  const code = cs.report.picker?.value;
+  const klass = cs.classes.majors.flatMap((m) => m.classes).find((c) => c.code === code);
+  const call = $("#report-call");
+  call.hidden = !klass?.call;
+  call.dataset.call = klass?.call || "";
+  if (klass?.call) call.textContent = `危及生命安全时，请先拨打 ${klass.call}（${CALL_NAMES[klass.call] || ""}），再上报。`;
+  const visibility = $("#report-visibility");
+  visibility.hidden = !(klass && klass.visibility !== "public");
+  visibility.textContent = klass?.visibility === "private"
+    ? "此类问题不公开列出：群众上报后仅本人可凭查询码查看进度。"
+    : "此类问题仅限工作人员上报，不对公众公开。";
 }
 
 function fillClassSelect(select, placeholder) {
@@ -274,8 +292,11 @@ function renderReportForm() {
       <h3>上报案件</h3>
       <p class="place">位置：${lng.toFixed(6)}, ${lat.toFixed(6)}<br><span id="report-place" class="hint">正在定位…</span></p>
       <div class="label">案件类别<div id="report-class"></div></div>
+      <p id="report-call" class="call-first" role="alert" hidden></p>
+      <p id="report-visibility" class="hint" hidden></p>
       <label>紧急程度<select id="report-urgency">${urgencies}</select></label>
       <label>问题描述<textarea id="report-description" rows="3" maxlength="4000" required placeholder="例如：人行道井盖缺失，有行人跌落风险"></textarea></label>
+      <label>现场照片（最多 9 张，每张不超过 10 MB）<input id="report-files" type="file" accept="image/jpeg,image/png,image/webp" multiple></label>
       <label>现场照片链接<input id="report-photo" type="url" placeholder="https://…（可选）"></label>
       <label>地址<input id="report-address" placeholder="可选"></label>
       <label>上报人 / 联系方式<input id="report-reporter" placeholder="可选"></label>
@@ -284,8 +305,9 @@ function renderReportForm() {
       <div class="buttons"><button type="submit" class="primary" id="report-submit">提交上报</button><button type="button" id="report-cancel">取消</button></div>
     </form>`;
   const previous = cs.report.picker?.value;
-  cs.report.picker = classPicker($("#report-class"), cs.classes.majors);
+  cs.report.picker = classPicker($("#report-class"), cs.classes.majors, { onChange: showClassAdvice });
   if (previous) cs.report.picker.value = previous;
+  showClassAdvice();
   $("#report-cancel").addEventListener("click", () => setReportMode(false));
   $("#report-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -315,9 +337,12 @@ async function submitReport() {
   if (!body.class) return fail("请选择案件类别。");
   if (!body.description) return fail("请填写问题描述。");
   if (photo && !/^https?:\/\/\S+$/.test(photo)) return fail("照片链接须以 http:// 或 https:// 开头。");
+  const files = [...($("#report-files")?.files || [])];
+  if (files.length + body.photos.length > 9) return fail("照片最多 9 张。");
+  if (files.some((f) => f.size > 10 * 1024 * 1024)) return fail("每张照片不超过 10 MB。");
   $("#report-submit").disabled = true;
   try {
-    const { body: created } = await api("/api/cases", { method: "POST", body });
+    const { body: created } = await api("/api/cases", { method: "POST", body: withPhotos(body, files) });
     cs.own.add(`${created.id}:created`);
     window.gridlink.lastReport = created;
     cs.report.active = false;
@@ -331,23 +356,43 @@ async function submitReport() {
 }
 
 async function renderReportResult(created) {
-  const village = created.village_name ? `${created.village_name}（${created.village}）` : created.village;
-  const town = created.town_name || townName(created.town);
-  const duplicates = created.possible_duplicates || [];
-  const dupHtml = duplicates.length
-    ? `<div class="duplicates warn"><strong>附近 50 米内有 ${duplicates.length} 件同类未结案件，可能重复：</strong><ul>${duplicates
-      .map((d) => `<li data-duplicate="${d.id}">#${d.id} · ${distanceText(d.distance_m)} · ${escapeHtml(STATUS[d.status]?.name || d.status)} · ${escapeHtml(d.description)}</li>`).join("")}</ul></div>`
-    : `<p class="hint">附近没有同类未结案件。</p>`;
+  // Staff get the case as staff see it; a report without a key gets its public view (no grid
+  // cell, no other report's text), a tracking link and the number of open cases nearby.
+  const citizen = Boolean(created.tracking_token);
+  const located = cs.report.locate && (citizen || cs.report.locate.cell?.id === created.cell) ? cs.report.locate : null;
+  const cell = citizen ? located?.cell?.id : created.cell;
+  const villageCode = created.village;
+  const villageName = created.village_name || located?.village?.name;
+  const village = villageName ? `${villageName}（${villageCode}）` : villageCode;
+  const town = created.town_name || located?.town?.name || townName(created.town);
+  let dupHtml;
+  if (citizen) {
+    const nearby = created.duplicates_nearby || { count: 0, listed_ids: [] };
+    dupHtml = nearby.count
+      ? `<div class="duplicates warn" data-duplicates="${nearby.count}"><strong>附近 ${escapeHtml(nearby.radius_m)} 米内已有 ${nearby.count} 件同类问题在处理中。</strong>${nearby.listed_ids.length ? `<ul>${nearby.listed_ids.map((id) => `<li data-duplicate="${id}">公开案件 #${id}</li>`).join("")}</ul>` : ""}</div>`
+      : `<p class="hint" data-duplicates="0">附近没有同类未结案件。</p>`;
+  } else {
+    const duplicates = created.possible_duplicates || [];
+    dupHtml = duplicates.length
+      ? `<div class="duplicates warn" data-duplicates="${duplicates.length}"><strong>附近 50 米内有 ${duplicates.length} 件同类未结案件，可能重复：</strong><ul>${duplicates
+        .map((d) => `<li data-duplicate="${d.id}">#${d.id} · ${distanceText(d.distance_m)} · ${escapeHtml(STATUS[d.status]?.name || d.status)} · ${escapeHtml(d.description)}</li>`).join("")}</ul></div>`
+      : `<p class="hint" data-duplicates="0">附近没有同类未结案件。</p>`;
+  }
+  const tracking = citizen
+    ? `<dt>查询进度</dt><dd><a id="report-tracking" href="${escapeHtml(created.tracking_url)}" target="_blank" rel="noopener noreferrer">进度查询链接</a><br><small>查询码（请保存，只显示这一次）：<code>${escapeHtml(created.tracking_token)}</code></small></dd>`
+    : "";
   $("#report").innerHTML = `<div class="card" id="report-result" data-case-id="${created.id}">
       <h3>上报成功 · 案件编号 <span class="case-no">#${created.id}</span></h3>
       <dl>
-        <dt>状态</dt><dd>${statusBadge(created.status, created.status_name)}</dd>
+        <dt>状态</dt><dd>${citizen ? escapeHtml(created.status_name) : statusBadge(created.status, created.status_name)}</dd>
         <dt>类别</dt><dd>${escapeHtml(created.class_name || created.class)}</dd>
-        <dt>单元网格</dt><dd data-cell="${escapeHtml(created.cell)}">${escapeHtml(created.cell || "—")}</dd>
-        <dt>村居</dt><dd data-village="${escapeHtml(created.village)}">${escapeHtml(village || "—")}</dd>
+        <dt>单元网格</dt><dd data-cell="${escapeHtml(cell)}">${escapeHtml(cell || "—")}</dd>
+        <dt>村居</dt><dd data-village="${escapeHtml(villageCode)}">${escapeHtml(village || "—")}</dd>
         <dt>街镇</dt><dd data-town="${escapeHtml(created.town)}">${escapeHtml(town || "—")}</dd>
+        ${tracking}
         ${created.ambiguous ? `<dt></dt><dd class="warn">位置靠近网格边界，立案时请核对。</dd>` : ""}
       </dl>
+      ${citizen ? `<p class="hint">问题描述和照片经调度员审核后才会公开；您的联系方式不会公开。</p>` : ""}
       ${dupHtml}
       <div class="buttons">${auth.key ? `<button data-open="${created.id}">查看案件</button>` : ""}<button id="report-close">关闭</button></div>
     </div>`;
@@ -510,6 +555,15 @@ async function refreshDetail(id, { fresh = false } = {}) {
   }
 }
 
+// Photos as thumbnails (stored ones) or links (outside URLs).
+function photoLinks(photos) {
+  return photos
+    .map((p, i) => (/^\/api\/photos\//.test(p)
+      ? `<a href="${escapeHtml(photoSrc(p))}" target="_blank" rel="noopener"><img class="thumb" alt="照片 ${i + 1}" src="${escapeHtml(photoSrc(p, { thumb: true }))}"></a>`
+      : `<a href="${escapeHtml(p)}" target="_blank" rel="noopener noreferrer">照片 ${i + 1}</a>`))
+    .join(" ");
+}
+
 function renderDetail(c, { keepForm = null } = {}) {
   const keptForm = keepForm ? $("#action-form") : null;
   const rows = [
@@ -517,7 +571,8 @@ function renderDetail(c, { keepForm = null } = {}) {
     ["紧急程度", escapeHtml(cs.urgencyNames.get(c.urgency) || c.urgency)],
     ["问题描述", escapeHtml(c.description)],
     c.address && ["地址", escapeHtml(c.address)],
-    c.photos?.length && ["照片", c.photos.map((p, i) => `<a href="${escapeHtml(p)}" target="_blank" rel="noopener noreferrer">照片 ${i + 1}</a>`).join(" ")],
+    c.photos?.length && ["照片", photoLinks(c.photos)],
+    ["公开情况", `${c.public_report ? "群众上报" : "内部录入（不公开列出）"} · 描述${c.public_description ? `已公开：${escapeHtml(c.public_description)}` : "未公开"} · 照片${c.photos_public ? "已公开" : "未公开"}`],
     ["来源", escapeHtml(CHANNEL_NAMES[c.channel] || c.channel)],
     c.reporter && ["上报人", escapeHtml(c.reporter)],
     ["单元网格", escapeHtml(c.cell || "—")],
@@ -550,6 +605,8 @@ function renderDetail(c, { keepForm = null } = {}) {
         <small>${escapeHtml(fullTime(e.time))}</small></div>
         <div class="who">${escapeHtml(HISTORY_ROLES[e.role] || e.role)} · ${escapeHtml(e.actor)}${e.unit ? ` · ${escapeHtml(cs.units.get(e.unit) || e.unit)}` : ""}</div>
         ${e.note ? `<div class="note">${escapeHtml(e.note)}</div>` : ""}
+        ${e.public_note ? `<div class="note public-note">对公众：${escapeHtml(e.public_note)}</div>` : ""}
+        ${e.photos?.length ? `<div class="photos">${photoLinks(e.photos)}</div>` : ""}
         ${e.data?.unit && e.action !== "report" ? `<div class="who">处置单位：${escapeHtml(cs.units.get(e.data.unit) || e.data.unit)}</div>` : ""}
         ${e.data?.hours ? `<div class="who">延期 ${escapeHtml(e.data.hours)} 小时</div>` : ""}
       </li>`).join("")}</ol>`;
@@ -574,9 +631,19 @@ function openActionForm(c, action) {
     fields += `<label>延期小时数<input id="action-hours" type="number" min="1" max="720" step="1" value="24"></label>`;
   }
   if (action.action === "feedback") {
+    fields += `<label>处置后照片（最多 9 张）<input id="action-files" type="file" accept="image/jpeg,image/png,image/webp" multiple></label>`;
     fields += `<label>处置后照片链接<input id="action-photo" type="url" placeholder="https://…（可选）"></label>`;
   }
-  fields += `<label>${needsNote ? "说明（必填）" : "备注（可选）"}<textarea id="action-note" rows="2" ${needsNote ? "required" : ""}></textarea></label>`;
+  if (action.action === "publish") {
+    // Moderation: what the public (Open311, the public page) sees of this case.
+    fields += `<label class="check"><input id="publish-description" type="checkbox" ${c.public_description ? "checked" : ""}> 公开问题描述（可删改姓名、门牌等后公开）</label>
+      <textarea id="public-description" rows="3" maxlength="4000">${escapeHtml(c.public_description || c.description)}</textarea>
+      <label class="check"><input id="publish-photos" type="checkbox" ${c.photos_public ? "checked" : ""}> 公开上报照片</label>`;
+  }
+  if (action.action !== "publish") {
+    fields += `<label>${needsNote ? "说明（必填，仅内部可见）" : "备注（可选，仅内部可见）"}<textarea id="action-note" rows="2" ${needsNote ? "required" : ""}></textarea></label>`;
+  }
+  fields += `<label>对公众说明（可选，公开显示在进度查询和 Open311 中）<textarea id="action-public-note" rows="2" maxlength="4000"></textarea></label>`;
   $("#action-slot").innerHTML = `<form class="card form" id="action-form" data-action="${escapeHtml(action.action)}" novalidate>
       <h3>${escapeHtml(name)} · 案件 #${c.id}</h3>${fields}
       <p class="warn" id="action-error" hidden></p>
@@ -587,7 +654,7 @@ function openActionForm(c, action) {
     event.preventDefault();
     submitAction(c.id, action);
   });
-  $("#action-note").focus();
+  ($("#action-note") || $("#action-public-note")).focus();
 }
 
 async function submitAction(id, action) {
@@ -597,8 +664,21 @@ async function submitAction(id, action) {
     error.hidden = false;
   };
   const body = { action: action.action };
-  const note = $("#action-note").value.trim();
+  const note = $("#action-note")?.value.trim() || "";
   if (note) body.note = note;
+  const publicNote = $("#action-public-note").value.trim();
+  if (publicNote) body.public_note = publicNote;
+  if (action.action === "publish") {
+    const c = cs.detail;
+    const approve = $("#publish-description").checked;
+    const text = $("#public-description").value.trim();
+    if (approve && !text) return fail("要公开的描述不能为空。");
+    if (approve && text !== (c?.public_description || "")) body.public_description = text;
+    if (!approve && c?.public_description) body.publish_description = false;
+    const photos = $("#publish-photos").checked;
+    if (photos !== Boolean(c?.photos_public)) body.publish_photos = photos;
+    if (Object.keys(body).length === 1) return fail("没有要公开或更改的内容。");
+  }
   if (NEEDS_NOTE.has(action.action) && !note) return fail(`${action.name}需要填写说明。`);
   if (action.action === "dispatch") {
     const unit = $("#action-unit").value.trim();
@@ -611,10 +691,12 @@ async function submitAction(id, action) {
   }
   const photo = $("#action-photo")?.value.trim();
   if (photo) body.photos = [photo];
+  const files = [...($("#action-files")?.files || [])];
+  if (files.length + (body.photos?.length || 0) > 9) return fail("照片最多 9 张。");
   $("#action-confirm").disabled = true;
   try {
     cs.own.add(`${id}:${action.action}`);
-    const { body: after } = await api(`/api/cases/${id}/actions`, { method: "POST", body });
+    const { body: after } = await api(`/api/cases/${id}/actions`, { method: "POST", body: withPhotos(body, files) });
     $("#action-slot").innerHTML = "";
     toast(`案件 #${id} ${action.name}成功：${after.status_name}`);
     await refreshDetail(id);

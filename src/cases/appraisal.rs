@@ -177,6 +177,7 @@ mod tests {
             unit: None,
             at,
             note: None,
+            public_note: None,
             photos: vec![],
             data,
         }

@@ -28,6 +28,8 @@ pub enum CaseError {
     Corrupt(String),
     #[error(transparent)]
     Locate(#[from] crate::services::ServiceError),
+    #[error(transparent)]
+    Photo(#[from] crate::photos::PhotoError),
 }
 
 impl CaseError {

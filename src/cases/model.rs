@@ -114,13 +114,16 @@ pub enum Action {
     Resume,
     Supervise,
     Close,
+    /// Approve the description and/or photos for the public, or write a note for the public,
+    /// without changing the status (a dispatcher's moderation step).
+    Publish,
     /// Not requestable: the overdue sweep's mark.
     Overdue,
 }
 
 impl Action {
     /// Actions a client may ask for, in workflow order.
-    pub const REQUESTABLE: [Action; 13] = [
+    pub const REQUESTABLE: [Action; 14] = [
         Action::File,
         Action::Reject,
         Action::Dispatch,
@@ -134,6 +137,7 @@ impl Action {
         Action::Resume,
         Action::Supervise,
         Action::Close,
+        Action::Publish,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +156,7 @@ impl Action {
             Action::Resume => "resume",
             Action::Supervise => "supervise",
             Action::Close => "close",
+            Action::Publish => "publish",
             Action::Overdue => "overdue",
         }
     }
@@ -172,6 +177,7 @@ impl Action {
             Action::Resume => "恢复处置",
             Action::Supervise => "督办",
             Action::Close => "结案",
+            Action::Publish => "公开发布",
             Action::Overdue => "超期",
         }
     }
@@ -258,6 +264,13 @@ pub struct NewCase {
     pub unit_basis: Option<String>,
     pub reported_at: i64,
     pub actor: Actor,
+    /// Reported by the public (no key) through a public channel: may be listed if its class is
+    /// public (see `cases::public_view`).
+    pub public_report: bool,
+    /// SHA-256 of the reporter's tracking token (only citizens' reports get one).
+    pub track_hash: Option<String>,
+    /// Uploaded photos to link to the case (their files are already stored).
+    pub uploads: Vec<crate::photos::PhotoInfo>,
 }
 
 /// A stored case (times in Unix milliseconds, UTC).
@@ -291,6 +304,16 @@ pub struct Case {
     pub closed_at: Option<i64>,
     pub updated_at: i64,
     pub version: i64,
+    /// Reported by the public (no key) through a public channel (web, app, Open311).
+    pub public_report: bool,
+    /// The description as a dispatcher approved it for the public (the reporter's text or a
+    /// redacted one); `None` until approved.
+    pub public_description: Option<String>,
+    /// The report's photos are approved for the public.
+    pub photos_public: bool,
+    /// SHA-256 of the reporter's tracking token; never shown.
+    #[serde(skip)]
+    pub track_hash: Option<String>,
 }
 
 impl Case {
@@ -328,6 +351,9 @@ pub struct Event {
     pub unit: Option<String>,
     pub at: i64,
     pub note: Option<String>,
+    /// A note written for the public (Open311 `status_notes`, the tracking view); `note` is
+    /// internal and never leaves the staff API.
+    pub public_note: Option<String>,
     pub photos: Vec<String>,
     pub data: serde_json::Value,
 }

@@ -10,6 +10,7 @@ use super::model::{Action, Actor, Case, NewCase, Role, Status};
 use super::store::{CaseDb, NewEvent};
 use super::workflow;
 use crate::catalog::{CodeTables, Level, Role as LayerRole};
+use crate::photos::{PhotoError, PhotoStore};
 use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
 use crate::services::routing::{Basis, route};
 use crate::spatial::LayerStore;
@@ -23,7 +24,8 @@ use tokio::sync::broadcast;
 /// Open cases of the same class this close are listed as possible duplicates of a new report.
 pub const DUPLICATE_RADIUS_M: f64 = 50.0;
 pub const MAX_DESCRIPTION: usize = 4000;
-pub const MAX_PHOTOS: usize = 10;
+/// Most photos one report or action carries (URLs and uploads together).
+pub const MAX_PHOTOS: usize = crate::photos::MAX_PER_STEP;
 pub const MAX_EXTENSION_H: i64 = 720;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -39,6 +41,8 @@ pub struct Report {
     pub address: Option<String>,
     pub channel: Option<String>,
     pub reporter: Option<String>,
+    /// Photos uploaded with the report, checked (not stored yet).
+    pub uploads: Vec<crate::photos::Checked>,
 }
 
 /// An action as the API receives it.
@@ -46,10 +50,27 @@ pub struct Report {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: String,
+    /// Internal: seen by staff only.
     #[serde(default)]
     pub note: Option<String>,
+    /// Written for the public: Open311 `status_notes` and the reporter's tracking view.
+    #[serde(default)]
+    pub public_note: Option<String>,
+    /// `publish`: approve (`true`) or withdraw (`false`) the reporter's description.
+    #[serde(default)]
+    pub publish_description: Option<bool>,
+    /// `publish`: approve this text as the public description instead (e.g. with a name or a
+    /// flat number taken out).
+    #[serde(default)]
+    pub public_description: Option<String>,
+    /// `publish`: approve (`true`) or withdraw (`false`) the report's photos.
+    #[serde(default)]
+    pub publish_photos: Option<bool>,
     #[serde(default)]
     pub photos: Vec<String>,
+    /// Photos uploaded with the action, checked (not stored yet).
+    #[serde(skip)]
+    pub uploads: Vec<crate::photos::Checked>,
     /// `dispatch`: the unit to send it to, overriding routing.
     #[serde(default)]
     pub unit: Option<String>,
@@ -120,6 +141,8 @@ pub struct CaseService {
     instance: Arc<str>,
     /// True once this server LISTENs for other servers' changes (PostgreSQL only).
     fanout_ready: tokio::sync::watch::Sender<bool>,
+    /// Where uploaded photos are stored (shared by every clone; set once at start-up).
+    photos: Arc<std::sync::OnceLock<PhotoStore>>,
 }
 
 /// A stored report and the open cases of its class within [`DUPLICATE_RADIUS_M`].
@@ -127,6 +150,8 @@ pub struct CaseService {
 pub struct Reported {
     pub case: Case,
     pub duplicates: Vec<(Case, f64)>,
+    /// The reporter's secret for following the case (citizens' reports only; shown once).
+    pub tracking_token: Option<String>,
 }
 
 impl CaseService {
@@ -152,6 +177,7 @@ impl CaseService {
                 .build(),
             instance: hex::encode(instance).into(),
             fanout_ready: tokio::sync::watch::Sender::new(false),
+            photos: Arc::new(std::sync::OnceLock::new()),
         };
         super::fanout::listen(service.clone());
         Ok(service)
@@ -167,6 +193,44 @@ impl CaseService {
 
     pub(super) fn mark_fanout_ready(&self) {
         self.fanout_ready.send_replace(true);
+    }
+
+    /// Stores uploaded photos here from now on (once; later calls are ignored).
+    pub fn attach_photos(&self, store: PhotoStore) {
+        let _ = self.photos.set(store);
+    }
+
+    pub fn photo_store(&self) -> Option<&PhotoStore> {
+        self.photos.get()
+    }
+
+    /// Stores checked photos (before the case or step that links them is committed); the keys
+    /// created, to take back if that commit fails.
+    async fn store_photos(
+        &self,
+        uploads: &[crate::photos::Checked],
+    ) -> Result<Vec<object_store::path::Path>> {
+        if uploads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.photo_store().ok_or(PhotoError::NotConfigured)?;
+        Ok(store.put_all(uploads).await?)
+    }
+
+    /// Takes back the files a failed step wrote — except those another case recorded meanwhile
+    /// (the same bytes uploaded at the same time by someone else).
+    async fn forget_photos(&self, created: &[object_store::path::Path]) {
+        let Some(store) = self.photo_store() else {
+            return;
+        };
+        let mut unclaimed = Vec::new();
+        for key in created {
+            let hash = key.filename().and_then(|name| name.get(..64)).unwrap_or("");
+            if matches!(self.db.photo_type(hash).await, Ok(None)) {
+                unclaimed.push(key.clone());
+            }
+        }
+        store.remove(&unclaimed).await;
     }
 
     pub fn instance(&self) -> &str {
@@ -240,7 +304,8 @@ impl CaseService {
         let class = tables.class(&report.class).ok_or_else(|| {
             CaseError::invalid("class", format!("unknown case class {:?}", report.class))
         })?;
-        if actor.role == Role::Anonymous && !class.public {
+        let citizen = actor.role == Role::Anonymous;
+        if citizen && !class.offered_to_public() {
             return Err(CaseError::invalid(
                 "class",
                 format!(
@@ -278,11 +343,23 @@ impl CaseService {
             ));
         }
         check_photos(&report.photos)?;
+        if report.photos.len() + report.uploads.len() > MAX_PHOTOS {
+            return Err(PhotoError::TooMany.into());
+        }
         let channel = report.channel.clone().unwrap_or_else(|| "web".into());
         if !CHANNELS.contains(&channel.as_str()) {
             return Err(CaseError::invalid(
                 "channel",
                 format!("channel must be one of {}", CHANNELS.join(", ")),
+            ));
+        }
+        if citizen && !PUBLIC_CHANNELS.contains(&channel.as_str()) {
+            return Err(CaseError::invalid(
+                "channel",
+                format!(
+                    "reports without a key come through {}; other channels are entered by staff",
+                    PUBLIC_CHANNELS.join(", ")
+                ),
             ));
         }
         let p = Coord {
@@ -291,12 +368,26 @@ impl CaseService {
         };
         let place = Place::of(store, p)?;
         let now = self.clock.now();
+        let (tracking_token, track_hash) = if citizen {
+            let (token, hash) = super::public_view::new_token();
+            (Some(token), Some(hash))
+        } else {
+            (None, None)
+        };
+        let mut photos = report.photos;
+        photos.extend(
+            report
+                .uploads
+                .iter()
+                .map(|u| crate::photos::url(&u.info.hash)),
+        );
         let new = NewCase {
             class: class.code.clone(),
             urgency,
+            public_report: citizen && PUBLIC_CHANNELS.contains(&channel.as_str()),
             channel,
             description,
-            photos: report.photos,
+            photos,
             address: report.address.filter(|a| !a.trim().is_empty()),
             reporter: report.reporter.filter(|r| !r.trim().is_empty()),
             lon: p.x,
@@ -309,9 +400,20 @@ impl CaseService {
             unit_basis: None,
             reported_at: now,
             actor: actor.clone(),
+            track_hash,
+            uploads: report.uploads.iter().map(|u| u.info.clone()).collect(),
         };
         let duplicates = self.duplicates(&new.class, p).await?;
-        let id = self.intake.submit(new.clone()).await?;
+        // Photo files first, then the case that links them: a crash in between leaves an
+        // unreferenced file nobody can fetch, never a case pointing at a missing photo.
+        let created = self.store_photos(&report.uploads).await?;
+        let id = match self.intake.submit(new.clone()).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.forget_photos(&created).await;
+                return Err(e);
+            }
+        };
         let case = Case {
             id,
             status: Status::Reported,
@@ -339,13 +441,21 @@ impl CaseService {
             closed_at: None,
             updated_at: now,
             version: 0,
+            public_report: new.public_report,
+            public_description: None,
+            photos_public: false,
+            track_hash: new.track_hash,
         };
         self.publish("created", &case);
-        Ok(Reported { case, duplicates })
+        Ok(Reported {
+            case,
+            duplicates,
+            tracking_token,
+        })
     }
 
     async fn duplicates(&self, class: &str, p: Coord<f64>) -> Result<Vec<(Case, f64)>> {
-        let (per_lon, per_lat) = crate::spatial::distance::metres_per_degree(p.y);
+        let (per_lat, per_lon) = crate::spatial::distance::metres_per_degree(p.y);
         let (dx, dy) = (
             DUPLICATE_RADIUS_M / per_lon * 1.01,
             DUPLICATE_RADIUS_M / per_lat * 1.01,
@@ -407,16 +517,37 @@ impl CaseService {
                 format!("{} needs a note saying why", action.as_str()),
             ));
         }
-        if note
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_DESCRIPTION)
-        {
-            return Err(CaseError::invalid(
-                "note",
-                format!("at most {MAX_DESCRIPTION} characters"),
-            ));
+        let public_note = trimmed(request.public_note.as_deref());
+        for (field, text) in [("note", &note), ("public_note", &public_note)] {
+            if text
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > MAX_DESCRIPTION)
+            {
+                return Err(CaseError::invalid(
+                    field,
+                    format!("at most {MAX_DESCRIPTION} characters"),
+                ));
+            }
         }
         check_photos(&request.photos)?;
+        if request.photos.len() + request.uploads.len() > MAX_PHOTOS {
+            return Err(PhotoError::TooMany.into());
+        }
+        let publishing = Publishing::of(&request, &case)?;
+        if action != Action::Publish
+            && let Some(field) = publishing.field()
+        {
+            return Err(CaseError::invalid(
+                field,
+                "only the publish action approves descriptions and photos for the public",
+            ));
+        }
+        if action == Action::Publish && publishing.is_empty() && public_note.is_none() {
+            return Err(CaseError::invalid(
+                "public_note",
+                "publish needs something to publish: public_note, publish_description, public_description or publish_photos",
+            ));
+        }
         let now = self.clock.now();
         let mut next = case.clone();
         next.status = to;
@@ -530,6 +661,19 @@ impl CaseService {
             }
             Action::Supervise => next.supervised = true,
             Action::Close => next.closed_at = Some(now),
+            Action::Publish => {
+                if let Some(text) = publishing.description {
+                    next.public_description = text;
+                    data.insert(
+                        "description_public".into(),
+                        next.public_description.is_some().into(),
+                    );
+                }
+                if let Some(approved) = publishing.photos {
+                    next.photos_public = approved;
+                    data.insert("photos_public".into(), approved.into());
+                }
+            }
             Action::Reject
             | Action::Start
             | Action::VerifyOk
@@ -539,6 +683,13 @@ impl CaseService {
         }
         // Which unit the step counts for in the appraisal, whoever took it.
         data.insert("case_unit".into(), next.unit.clone().into());
+        let mut photos = request.photos;
+        photos.extend(
+            request
+                .uploads
+                .iter()
+                .map(|u| crate::photos::url(&u.info.hash)),
+        );
         let event = NewEvent {
             action: action.as_str().to_string(),
             from_status: Some(case.status),
@@ -546,10 +697,19 @@ impl CaseService {
             role: actor.role.as_str().to_string(),
             unit: actor.unit.clone(),
             note,
-            photos: request.photos,
+            public_note,
+            photos,
+            uploads: request.uploads.iter().map(|u| u.info.clone()).collect(),
             data: serde_json::Value::Object(data),
         };
-        let after = self.db.apply(&next, case.version, &event).await?;
+        let created = self.store_photos(&request.uploads).await?;
+        let after = match self.db.apply(&next, case.version, &event).await {
+            Ok(after) => after,
+            Err(e) => {
+                self.forget_photos(&created).await;
+                return Err(e);
+            }
+        };
         self.publish(action.as_str(), &after);
         Ok(after)
     }
@@ -612,7 +772,9 @@ impl CaseService {
                 role: "system".into(),
                 unit: case.unit.clone(),
                 note: None,
+                public_note: None,
                 photos: Vec::new(),
+                uploads: Vec::new(),
                 data: serde_json::json!({"deadline": case.deadline}),
             };
             match self.db.apply(&next, case.version, &event).await {
@@ -637,6 +799,79 @@ pub const CHANNELS: [&str; 6] = [
     "app",
     "open311",
 ];
+
+/// Channels the public reports through without a key; only their reports may be listed.
+pub const PUBLIC_CHANNELS: [&str; 3] = ["web", "app", "open311"];
+
+/// A text field with its surrounding blanks removed; empty counts as absent.
+fn trimmed(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// What a `publish` step changes: `description` is `Some(new value)` of the public description
+/// (`Some(None)` withdraws it), `photos` the new approval of the photos.
+#[derive(Debug, Default)]
+struct Publishing {
+    description: Option<Option<String>>,
+    photos: Option<bool>,
+    fields: Vec<&'static str>,
+}
+
+impl Publishing {
+    fn of(request: &ActionRequest, case: &Case) -> Result<Publishing> {
+        let mut out = Publishing::default();
+        let edited = trimmed(request.public_description.as_deref());
+        if request.public_description.is_some() {
+            out.fields.push("public_description");
+        }
+        if request.publish_description.is_some() {
+            out.fields.push("publish_description");
+        }
+        if request.publish_photos.is_some() {
+            out.fields.push("publish_photos");
+        }
+        if edited
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_DESCRIPTION)
+        {
+            return Err(CaseError::invalid(
+                "public_description",
+                format!("at most {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        out.description = match (request.publish_description, edited) {
+            (Some(false), Some(_)) => {
+                return Err(CaseError::invalid(
+                    "public_description",
+                    "a text to publish and publish_description: false contradict each other",
+                ));
+            }
+            (Some(false), None) => Some(None),
+            (_, Some(text)) => Some(Some(text)),
+            (Some(true), None) => Some(Some(case.description.clone())),
+            (None, None) if request.public_description.is_some() => {
+                return Err(CaseError::invalid(
+                    "public_description",
+                    "the text to publish is empty (withdraw with publish_description: false)",
+                ));
+            }
+            (None, None) => None,
+        };
+        out.photos = request.publish_photos;
+        Ok(out)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.description.is_none() && self.photos.is_none()
+    }
+
+    /// The first publishing field the request set.
+    fn field(&self) -> Option<&'static str> {
+        self.fields.first().copied()
+    }
+}
 
 /// Actions that must say why.
 const NEEDS_NOTE: [Action; 6] = [

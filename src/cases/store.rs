@@ -6,6 +6,7 @@
 
 use super::error::{CaseError, Result};
 use super::model::{Case, Event, NewCase, Status};
+use crate::photos::PhotoInfo;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -57,7 +58,9 @@ pub fn numbered(sql: &str) -> String {
     out
 }
 
-const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version";
+const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version, public_report, public_description, photos_public, track_hash";
+
+const EVENT_COLUMNS: &str = "id, case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data";
 
 macro_rules! case_from_row {
     ($row:expr) => {{
@@ -92,6 +95,10 @@ macro_rules! case_from_row {
             closed_at: row.try_get("closed_at")?,
             updated_at: row.try_get("updated_at")?,
             version: row.try_get("version")?,
+            public_report: row.try_get("public_report")?,
+            public_description: row.try_get("public_description")?,
+            photos_public: row.try_get("photos_public")?,
+            track_hash: row.try_get("track_hash")?,
         }
     }};
 }
@@ -112,9 +119,42 @@ macro_rules! event_from_row {
             unit: row.try_get("unit")?,
             at: row.try_get("at")?,
             note: row.try_get("note")?,
+            public_note: row.try_get("public_note")?,
             photos: serde_json::from_str(&photos).unwrap_or_default(),
             data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
         }
+    }};
+}
+
+/// Records an uploaded photo (once) and links it to a case, inside the caller's transaction:
+/// the case or step and its photos commit together or not at all.
+macro_rules! link_photo {
+    ($db:expr, $conn:expr, $photo:expr, $case_id:expr, $kind:expr, $now:expr) => {{
+        const PHOTO: &str = "INSERT INTO photos (hash, content_type, bytes, width, height, exif_lon, exif_lat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING";
+        const LINK: &str =
+            "INSERT INTO case_photos (hash, case_id, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
+        let (photo_sql, link_sql) = match $db {
+            CaseDb::Sqlite(_) => (PHOTO.to_string(), LINK.to_string()),
+            CaseDb::Postgres(_) => (numbered(PHOTO), numbered(LINK)),
+        };
+        let photo: &PhotoInfo = $photo;
+        sqlx::query(&photo_sql)
+            .bind(&photo.hash)
+            .bind(&photo.content_type)
+            .bind(photo.bytes)
+            .bind(photo.width)
+            .bind(photo.height)
+            .bind(photo.exif_lon)
+            .bind(photo.exif_lat)
+            .bind($now)
+            .execute($conn)
+            .await?;
+        sqlx::query(&link_sql)
+            .bind(&photo.hash)
+            .bind($case_id)
+            .bind($kind)
+            .execute($conn)
+            .await?;
     }};
 }
 
@@ -127,7 +167,10 @@ pub struct NewEvent {
     pub role: String,
     pub unit: Option<String>,
     pub note: Option<String>,
+    pub public_note: Option<String>,
     pub photos: Vec<String>,
+    /// Photos uploaded with the step (their files are stored; link them to the case).
+    pub uploads: Vec<PhotoInfo>,
     pub data: serde_json::Value,
 }
 
@@ -146,6 +189,10 @@ pub struct CaseFilter {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub ids: Vec<i64>,
+    /// Only these classes (empty: any).
+    pub classes: Vec<String>,
+    /// Only citizens' reports through public channels (`Some(true)`), or only the others.
+    pub public_report: Option<bool>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -256,8 +303,8 @@ impl CaseDb {
             return Ok(Vec::new());
         }
         match self {
-            CaseDb::Sqlite(pool) => insert_cases_sqlite(pool, cases).await,
-            CaseDb::Postgres(pool) => insert_cases_postgres(pool, cases).await,
+            CaseDb::Sqlite(pool) => insert_cases_sqlite(self, pool, cases).await,
+            CaseDb::Postgres(pool) => insert_cases_postgres(self, pool, cases).await,
         }
     }
 
@@ -273,8 +320,8 @@ impl CaseDb {
     }
 
     pub async fn events(&self, case_id: i64) -> Result<Vec<Event>> {
-        const TEXT: &str = "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE case_id = ? ORDER BY id";
-        on_pool!(self, TEXT, |pool, sql| {
+        let text = format!("SELECT {EVENT_COLUMNS} FROM case_events WHERE case_id = ? ORDER BY id");
+        on_pool!(self, &text, |pool, sql| {
             let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
@@ -284,8 +331,9 @@ impl CaseDb {
 
     /// Every event with `from ≤ at < to` (the appraisal's evidence), in order.
     pub async fn events_between(&self, from: i64, to: i64) -> Result<Vec<Event>> {
-        const TEXT: &str = "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE at >= ? AND at < ? ORDER BY id";
-        on_pool!(self, TEXT, |pool, sql| {
+        let text =
+            format!("SELECT {EVENT_COLUMNS} FROM case_events WHERE at >= ? AND at < ? ORDER BY id");
+        on_pool!(self, &text, |pool, sql| {
             let rows = sqlx::query(&sql)
                 .bind(from)
                 .bind(to)
@@ -297,15 +345,18 @@ impl CaseDb {
         })
     }
 
-    /// The latest event of each of these cases (one query for a whole list, e.g. Open311's
-    /// `status_notes`), ordered by case id; cases without events are left out.
-    pub async fn latest_events(&self, case_ids: &[i64]) -> Result<Vec<Event>> {
+    /// The newest note written for the public on each of these cases (Open311's
+    /// `status_notes` for a whole list in one query).
+    pub async fn latest_public_notes(
+        &self,
+        case_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, String>> {
         if case_ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
         let marks = vec!["?"; case_ids.len()].join(", ");
         let text = format!(
-            "SELECT id, case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data FROM case_events WHERE id IN (SELECT MAX(id) FROM case_events WHERE case_id IN ({marks}) GROUP BY case_id) ORDER BY case_id"
+            "SELECT case_id, public_note FROM case_events WHERE id IN (SELECT MAX(id) FROM case_events WHERE case_id IN ({marks}) AND public_note IS NOT NULL GROUP BY case_id)"
         );
         on_pool!(self, &text, |pool, sql| {
             let mut query = sqlx::query(&sql);
@@ -314,8 +365,56 @@ impl CaseDb {
             }
             let rows = query.fetch_all(pool).await?;
             rows.iter()
-                .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
+                .map(|row| -> Result<(i64, String)> {
+                    Ok((row.try_get("case_id")?, row.try_get("public_note")?))
+                })
                 .collect()
+        })
+    }
+
+    /// The cases a stored photo belongs to, with how (`report` or `event`).
+    pub async fn photo_links(&self, hash: &str) -> Result<Vec<(i64, String)>> {
+        const TEXT: &str = "SELECT case_id, kind FROM case_photos WHERE hash = ? ORDER BY case_id";
+        on_pool!(self, TEXT, |pool, sql| {
+            let rows = sqlx::query(&sql).bind(hash).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| -> Result<(i64, String)> {
+                    Ok((row.try_get("case_id")?, row.try_get("kind")?))
+                })
+                .collect()
+        })
+    }
+
+    /// What is recorded of the photos stored with a case (staff see sizes and EXIF hints).
+    pub async fn photos_of_case(&self, case_id: i64) -> Result<Vec<PhotoInfo>> {
+        const TEXT: &str = "SELECT DISTINCT p.hash, p.content_type, p.bytes, p.width, p.height, p.exif_lon, p.exif_lat FROM photos p JOIN case_photos l ON l.hash = p.hash WHERE l.case_id = ? ORDER BY p.hash";
+        on_pool!(self, TEXT, |pool, sql| {
+            let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| -> Result<PhotoInfo> {
+                    Ok(PhotoInfo {
+                        hash: row.try_get("hash")?,
+                        content_type: row.try_get("content_type")?,
+                        bytes: row.try_get("bytes")?,
+                        width: row.try_get("width")?,
+                        height: row.try_get("height")?,
+                        exif_lon: row.try_get("exif_lon")?,
+                        exif_lat: row.try_get("exif_lat")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The content type of a stored photo, if it is recorded at all.
+    pub async fn photo_type(&self, hash: &str) -> Result<Option<String>> {
+        const TEXT: &str = "SELECT content_type FROM photos WHERE hash = ?";
+        on_pool!(self, TEXT, |pool, sql| {
+            let row = sqlx::query(&sql).bind(hash).fetch_optional(pool).await?;
+            Ok(match row {
+                Some(row) => Some(row.try_get("content_type")?),
+                None => None,
+            })
         })
     }
 
@@ -327,8 +426,8 @@ impl CaseDb {
         expected_version: i64,
         event: &NewEvent,
     ) -> Result<Case> {
-        const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?";
-        const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, photos, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, public_description = ?, photos_public = ?, version = version + 1 WHERE id = ? AND version = ?";
+        const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         on_pool!(self, UPDATE, |pool, update| {
             let insert_event = match self {
                 CaseDb::Sqlite(_) => INSERT_EVENT.to_string(),
@@ -350,6 +449,8 @@ impl CaseDb {
                 .bind(case.handled_at)
                 .bind(case.closed_at)
                 .bind(case.updated_at)
+                .bind(&case.public_description)
+                .bind(case.photos_public)
                 .bind(case.id)
                 .bind(expected_version)
                 .execute(&mut *tx)
@@ -372,10 +473,14 @@ impl CaseDb {
                 .bind(&event.unit)
                 .bind(case.updated_at)
                 .bind(&event.note)
+                .bind(&event.public_note)
                 .bind(json_list(&event.photos))
                 .bind(event.data.to_string())
                 .execute(&mut *tx)
                 .await?;
+            for photo in &event.uploads {
+                link_photo!(self, &mut *tx, photo, case.id, "event", case.updated_at);
+            }
             tx.commit().await?;
             let mut after = case.clone();
             after.version = expected_version + 1;
@@ -432,6 +537,15 @@ impl CaseDb {
             let marks = vec!["?"; f.ids.len()].join(", ");
             clauses.push(format!("id IN ({marks})"));
             numbers.extend(f.ids.iter().map(|&i| Bind::Int(i)));
+        }
+        if !f.classes.is_empty() {
+            let marks = vec!["?"; f.classes.len()].join(", ");
+            clauses.push(format!("class IN ({marks})"));
+            numbers.extend(f.classes.iter().map(|c| Bind::Text(c.clone())));
+        }
+        if let Some(p) = f.public_report {
+            clauses.push("public_report = ?".into());
+            numbers.push(Bind::Bool(p));
         }
         let filter = if clauses.is_empty() {
             String::new()
@@ -634,9 +748,13 @@ fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
     sql
 }
 
-async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec<i64>> {
-    const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at) VALUES ";
-    const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+async fn insert_cases_sqlite(
+    db: &CaseDb,
+    pool: &SqlitePool,
+    cases: &[NewCase],
+) -> Result<Vec<i64>> {
+    const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash) VALUES ";
+    const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES ";
     const EVENT_ROW: &str = "(?, 'report', NULL, 'reported', ?, ?, ?, ?, ?, ?)";
     let mut tx = pool.begin().await?;
@@ -669,7 +787,9 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
                 .bind(&c.unit)
                 .bind(&c.unit_basis)
                 .bind(c.reported_at)
-                .bind(c.reported_at);
+                .bind(c.reported_at)
+                .bind(c.public_report)
+                .bind(&c.track_hash);
         }
         let mut new_ids = query
             .fetch_all(&mut *tx)
@@ -699,13 +819,18 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
                 .bind(report_data(c));
         }
         query.execute(&mut *tx).await?;
+        for (c, id) in chunk.iter().zip(&new_ids) {
+            for photo in &c.uploads {
+                link_photo!(db, &mut *tx, photo, *id, "report", c.reported_at);
+            }
+        }
         ids.extend(new_ids);
     }
     tx.commit().await?;
     Ok(ids)
 }
 
-async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i64>> {
+async fn insert_cases_postgres(db: &CaseDb, pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i64>> {
     // One statement is one transaction: `new` draws every id first (in input order), the two
     // CTEs insert the cases and their events (foreign keys are checked at the end of the
     // statement), and the main query hands the ids back in input order.
@@ -713,14 +838,15 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         SELECT nextval(pg_get_serial_sequence('cases', 'id')) AS id, r.* \
         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
                     $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::bool[], \
-                    $15::text[], $16::text[], $17::int8[], $18::text[], $19::text[], $20::text[]) \
+                    $15::text[], $16::text[], $17::int8[], $18::text[], $19::text[], $20::text[], \
+                    $21::bool[], $22::text[]) \
             WITH ORDINALITY AS r(class, urgency, channel, description, photos, address, reporter, \
                                  lon, lat, cell, village, town, ambiguous, unit, unit_basis, \
-                                 reported_at, actor, role, data, ord) \
+                                 reported_at, actor, role, data, public_report, track_hash, ord) \
         ORDER BY r.ord), \
     cases_in AS ( \
-        INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at) \
-        SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at FROM new), \
+        INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash) \
+        SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at, public_report, track_hash FROM new), \
     events_in AS ( \
         INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) \
         SELECT id, 'report', NULL, $1, actor, role, reported_at, description, photos, data FROM new) \
@@ -728,7 +854,7 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
     let column = |f: fn(&NewCase) -> String| cases.iter().map(f).collect::<Vec<String>>();
     let optional =
         |f: fn(&NewCase) -> Option<String>| cases.iter().map(f).collect::<Vec<Option<String>>>();
-    let rows = sqlx::query(SQL)
+    let query = sqlx::query(SQL)
         .bind(Status::Reported.as_str())
         .bind(column(|c| c.class.clone()))
         .bind(column(|c| c.urgency.clone()))
@@ -749,8 +875,23 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         .bind(column(|c| c.actor.name.clone()))
         .bind(column(|c| c.actor.role.as_str().to_string()))
         .bind(column(report_data))
-        .fetch_all(pool)
-        .await?;
+        .bind(cases.iter().map(|c| c.public_report).collect::<Vec<bool>>())
+        .bind(optional(|c| c.track_hash.clone()));
+    // Photos need their own statements: then the whole batch is one explicit transaction.
+    let rows = if cases.iter().any(|c| !c.uploads.is_empty()) {
+        let mut tx = pool.begin().await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        for (c, row) in cases.iter().zip(&rows) {
+            let id: i64 = row.try_get(0)?;
+            for photo in &c.uploads {
+                link_photo!(db, &mut *tx, photo, id, "report", c.reported_at);
+            }
+        }
+        tx.commit().await?;
+        rows
+    } else {
+        query.fetch_all(pool).await?
+    };
     let ids = rows
         .iter()
         .map(|row| row.try_get::<i64, _>(0))

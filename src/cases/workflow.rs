@@ -5,7 +5,9 @@ use super::model::{Action, Actor, Case, Role, Status};
 
 /// The status an action leads to from `from`, or `None` when the action is illegal there.
 ///
-/// `extend` and `supervise` keep the status (they move the deadline or set the 督办 flag).
+/// `extend`, `supervise` and `publish` keep the status (they move the deadline, set the 督办
+/// flag, or decide what the public sees). `publish` is legal in every status: a note for the
+/// public is as useful on a closed or rejected case as on an open one.
 pub fn next(from: Status, action: Action) -> Option<Status> {
     use Action as A;
     use Status as S;
@@ -23,6 +25,7 @@ pub fn next(from: Status, action: Action) -> Option<Status> {
         (A::Resume, S::Suspended) => Some(S::InProgress),
         (A::Supervise, s) if s.is_open() && s != S::Reported => Some(s),
         (A::Close, S::Verifying) => Some(S::Closed),
+        (A::Publish, s) => Some(s),
         _ => None,
     }
 }
@@ -39,7 +42,7 @@ pub fn roles(action: Action) -> &'static [Role] {
             R::Supervisor,
             R::Admin,
         ],
-        A::File | A::Reject | A::Dispatch | A::Suspend | A::Resume | A::Close => {
+        A::File | A::Reject | A::Dispatch | A::Suspend | A::Resume | A::Close | A::Publish => {
             &[R::Dispatcher, R::Admin]
         }
         A::Start | A::Feedback | A::Return => &[R::Unit, R::Admin],
@@ -129,15 +132,28 @@ mod tests {
             status = next(status, action).unwrap();
             assert_eq!(status, expected);
         }
-        assert!(legal(Status::Closed).is_empty());
-        assert!(legal(Status::Rejected).is_empty());
+        // A finished case only takes a note for the public.
+        assert_eq!(legal(Status::Closed), [Action::Publish]);
+        assert_eq!(legal(Status::Rejected), [Action::Publish]);
     }
 
     #[test]
     fn every_open_status_has_a_way_forward() {
         for status in Status::ALL.into_iter().filter(|s| s.is_open()) {
-            assert!(!legal(status).is_empty(), "{status:?} is a dead end");
+            let moves: Vec<Action> = legal(status)
+                .into_iter()
+                .filter(|&a| next(status, a) != Some(status))
+                .collect();
+            assert!(!moves.is_empty(), "{status:?} is a dead end");
         }
+    }
+
+    #[test]
+    fn publishing_never_moves_a_case_and_only_dispatchers_do_it() {
+        for status in Status::ALL {
+            assert_eq!(next(status, Action::Publish), Some(status));
+        }
+        assert_eq!(roles(Action::Publish), [Role::Dispatcher, Role::Admin]);
     }
 
     #[test]

@@ -148,6 +148,29 @@ fn validate_classes(
                 format!("{}: unknown unit type {:?}", class.code, class.unit_type),
             ));
         }
+        if let Some(number) = &class.call
+            && !super::case_classes::EMERGENCY_NUMBERS.contains(&number.as_str())
+        {
+            return Err(CatalogError::field(
+                file,
+                field("call"),
+                format!(
+                    "{}: call must be one of {}, got {number:?}",
+                    class.code,
+                    super::case_classes::EMERGENCY_NUMBERS.join(", ")
+                ),
+            ));
+        }
+        if class.call.is_some() && class.visibility == super::case_classes::Visibility::Staff {
+            return Err(CatalogError::field(
+                file,
+                field("call"),
+                format!(
+                    "{}: a call-first number is for citizens; staff-only classes have none",
+                    class.code
+                ),
+            ));
+        }
         let mut previous = u32::MAX;
         for urgency in &t.urgency {
             let Some(&hours) = class.limits_h.get(&urgency.code) else {

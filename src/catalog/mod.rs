@@ -14,7 +14,9 @@ pub mod hazard_grade;
 mod layer_def;
 mod unit_types;
 
-pub use case_classes::{AffairsClass, CaseClass, ClassKind, Level, MajorClass, Urgency};
+pub use case_classes::{
+    AffairsClass, CaseClass, ClassKind, EMERGENCY_NUMBERS, Level, MajorClass, Urgency, Visibility,
+};
 pub use chemicals::{AppliedDistances, Chemical, Erg, ErgBasis, Spill, SpillDistances, TimeOfDay};
 pub use code_tables::CodeTables;
 pub use error::{CatalogError, parse_toml, read_text};

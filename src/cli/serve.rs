@@ -25,6 +25,14 @@ pub struct Args {
     /// Vector-tile cache size in MiB (0 turns the cache off) [default: 256].
     #[arg(long, env = "GRIDLINK_TILE_CACHE_MB")]
     pub tile_cache_mb: Option<u64>,
+    /// Whether case descriptions are ever public: `approved` (once a dispatcher approved one
+    /// with the `publish` action) or `never` [default: gridlink.toml `[public] descriptions`,
+    /// else approved].
+    #[arg(long, env = "GRIDLINK_PUBLIC_DESCRIPTIONS")]
+    pub public_descriptions: Option<crate::cases::public_view::Descriptions>,
+    /// Where uploaded photos are stored [default: DATA_DIR/photos].
+    #[arg(long, env = "GRIDLINK_PHOTOS_DIR")]
+    pub photos_dir: Option<std::path::PathBuf>,
 }
 
 fn load(config: &Config) -> anyhow::Result<LayerStore> {
@@ -82,12 +90,20 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
             state.web_dir.display()
         );
     }
+    state.public = config.public;
+    if let Some(descriptions) = args.public_descriptions {
+        state.public.descriptions = descriptions;
+    }
+    let mut config = config.clone();
+    if let Some(dir) = &args.photos_dir {
+        config.photos_dir = dir.clone();
+    }
     if args.expose_staff_layers || config.expose_staff_layers {
         tracing::warn!("staff-only layers are visible to every request (--expose-staff-layers)");
         state.default_viewer = Viewer::Staff;
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(config.clone(), state))?;
+    runtime.block_on(serve(config, state))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -102,6 +118,8 @@ async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
         crate::feeds::start_for_serve(&config.tables_dir, &db, &state.store, Clock::system())
             .await?;
     let cases = CaseService::start(db, Clock::system()).await?;
+    cases.attach_photos(crate::photos::PhotoStore::local(&config.photos_dir)?);
+    tracing::info!(dir = %config.photos_dir.display(), "photo store ready");
     sweep_overdue(cases.clone());
     // Reported shelter occupancy, before the first request (a broken table stops the start).
     state.shelters.load(&cases.db).await?;

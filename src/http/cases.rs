@@ -1,10 +1,12 @@
 //! `/api/cases…`: report, list, read and act on cases; `/api/classes`: what can be reported.
 
 use super::auth::Caller;
+use super::multipart::{Kind, WithPhotos};
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
-use crate::cases::service::{ActionRequest, Report, unit_name};
+use crate::cases::public_view::is_listable;
+use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report, unit_name};
 use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};
 use crate::catalog::Role;
 use crate::spatial::LayerStore;
@@ -12,7 +14,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Largest page of the case list.
@@ -75,8 +77,11 @@ pub struct ReportBody {
     pub class: String,
     #[serde(default)]
     pub urgency: Option<String>,
-    pub lon: f64,
-    pub lat: f64,
+    /// Required, unless an uploaded photo carries a GPS position (then that is used).
+    #[serde(default)]
+    pub lon: Option<f64>,
+    #[serde(default)]
+    pub lat: Option<f64>,
     #[serde(default)]
     pub crs: Option<String>,
     pub description: String,
@@ -104,16 +109,73 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
     })
 }
 
-/// `POST /api/cases`: anyone may report; 201 once the case is committed.
+/// Multipart text fields of a report that are not text.
+const REPORT_KINDS: [(&str, Kind); 3] = [
+    ("lon", Kind::Number),
+    ("lat", Kind::Number),
+    ("photos", Kind::List),
+];
+
+/// Multipart text fields of an action that are not text.
+const ACTION_KINDS: [(&str, Kind); 5] = [
+    ("hours", Kind::Integer),
+    ("version", Kind::Integer),
+    ("publish_description", Kind::Bool),
+    ("publish_photos", Kind::Bool),
+    ("photos", Kind::List),
+];
+
+/// What a citizen learns about open cases near their report: how many, and which of them are
+/// listed publicly anyway — never another report's text or exact place.
+#[derive(Debug, Serialize)]
+pub struct Nearby {
+    pub count: usize,
+    pub radius_m: f64,
+    pub listed_ids: Vec<i64>,
+}
+
+/// The answer to a citizen's own report: the public view, the tracking secret (shown once) and
+/// what is near.
+#[derive(Debug, Serialize)]
+pub struct CitizenReport {
+    #[serde(flatten)]
+    pub case: crate::cases::PublicCase,
+    pub tracking_token: String,
+    /// `GET` it to follow the request (the token is its secret: keep the link private).
+    pub tracking_url: String,
+    pub duplicates_nearby: Nearby,
+}
+
+/// `POST /api/cases`: anyone may report (JSON, or multipart with photos); 201 once the case is
+/// committed. Staff get the case as staff see it; citizens its public view and a tracking
+/// token.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let cases = service(&state)?;
-    let body: ReportBody = parse_body(&body)?;
+    let WithPhotos { body, uploads } =
+        super::multipart::read::<ReportBody, _>(request, &state, &REPORT_KINDS).await?;
     let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
-    let p = super::params::point(body.lon, body.lat, &crs)?;
+    let p = match (body.lon, body.lat) {
+        (Some(lon), Some(lat)) => super::params::point(lon, lat, &crs)?,
+        (None, None) => {
+            // A phone photo's own GPS fix (WGS84) stands in for a missing position.
+            let (lon, lat) = uploads
+                .iter()
+                .find_map(|u| u.info.exif_lon.zip(u.info.exif_lat))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "lon",
+                        "lon and lat are required (or a photo with a GPS position)",
+                    )
+                })?;
+            super::params::point(lon, lat, &crate::spatial::crs::Crs::Wgs84)?
+        }
+        (None, Some(_)) => return Err(ApiError::invalid("lon", "lon is required with lat")),
+        (Some(_), None) => return Err(ApiError::invalid("lat", "lat is required with lon")),
+    };
     let store = state.store.snapshot();
     let report = Report {
         class: body.class,
@@ -125,11 +187,38 @@ pub async fn create(
         address: body.address,
         channel: body.channel,
         reporter: body.reporter,
+        uploads,
     };
     let done = cases
         .report(&store, &state.tables, report, &caller.actor)
         .await?;
     let now = cases.clock.now();
+    if let Some(token) = done.tracking_token {
+        let view = crate::cases::public_view(&done.case, None, &store, &state.tables, state.public);
+        let listed_ids = done
+            .duplicates
+            .iter()
+            .filter(|(c, _)| is_listable(c, &state.tables))
+            .map(|(c, _)| c.id)
+            .collect();
+        let out = CitizenReport {
+            tracking_url: format!("/api/track/{}?token={token}", view.id),
+            case: view,
+            tracking_token: token,
+            duplicates_nearby: Nearby {
+                count: done.duplicates.len(),
+                radius_m: DUPLICATE_RADIUS_M,
+                listed_ids,
+            },
+        };
+        let location = format!("/api/track/{}", done.case.id);
+        return Ok((
+            StatusCode::CREATED,
+            [(axum::http::header::LOCATION, location)],
+            Json(out),
+        )
+            .into_response());
+    }
     let duplicates: Vec<Value> = done
         .duplicates
         .iter()
@@ -180,14 +269,9 @@ fn flag(params: &Params, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
-    let text = |name: &str| {
-        params
-            .get(name)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let bbox = match params.get("bbox") {
+/// `bbox=minlon,minlat,maxlon,maxlat`, if given.
+pub fn bbox_param(params: &Params) -> Result<Option<[f64; 4]>, ApiError> {
+    Ok(match params.get("bbox") {
         None | Some("") => None,
         Some(raw) => {
             let parts: Vec<f64> = raw
@@ -207,7 +291,17 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
                 }
             }
         }
+    })
+}
+
+pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     };
+    let bbox = bbox_param(params)?;
     let limit = params
         .get("limit")
         .filter(|s| !s.is_empty())
@@ -242,6 +336,8 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
         from: params.time("from")?,
         to: params.time("to")?,
         ids: Vec::new(),
+        classes: Vec::new(),
+        public_report: None,
         limit,
         offset,
     })
@@ -286,6 +382,26 @@ fn available_actions(caller: &Caller, case: &Case) -> Value {
     )
 }
 
+/// A stored photo as staff see it: where to fetch it, its size, and the camera's GPS hint.
+#[derive(Debug, Serialize)]
+pub struct PhotoView {
+    pub url: String,
+    pub thumb_url: String,
+    #[serde(flatten)]
+    pub info: crate::photos::PhotoInfo,
+}
+
+impl PhotoView {
+    fn of(info: crate::photos::PhotoInfo) -> PhotoView {
+        let url = crate::photos::url(&info.hash);
+        PhotoView {
+            thumb_url: format!("{url}?thumb=1"),
+            url,
+            info,
+        }
+    }
+}
+
 /// `GET /api/cases/{id}`: the case, its history and what the caller may do with it now.
 pub async fn get(
     State(state): State<AppState>,
@@ -321,8 +437,16 @@ pub async fn get(
             v
         })
         .collect();
+    let photo_info: Vec<PhotoView> = cases
+        .db
+        .photos_of_case(id)
+        .await?
+        .into_iter()
+        .map(PhotoView::of)
+        .collect();
     if let Some(obj) = out.as_object_mut() {
         obj.insert("history".into(), json!(history));
+        obj.insert("photo_info".into(), json!(photo_info));
         obj.insert(
             "available_actions".into(),
             available_actions(&caller, &case),
@@ -331,16 +455,18 @@ pub async fn get(
     Ok(Json(out).into_response())
 }
 
-/// `POST /api/cases/{id}/actions`.
+/// `POST /api/cases/{id}/actions` (JSON, or multipart with photos).
 pub async fn act(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let cases = service(&state)?;
     let id = case_id(&id)?;
-    let request: ActionRequest = parse_body(&body)?;
+    let WithPhotos { body, uploads } =
+        super::multipart::read::<ActionRequest, _>(request, &state, &ACTION_KINDS).await?;
+    let request = ActionRequest { uploads, ..body };
     let store = state.store.snapshot();
     let after = cases
         .act(&store, &state.tables, id, request, &caller.actor)
@@ -356,8 +482,9 @@ pub async fn act(
     Ok(Json(out).into_response())
 }
 
-/// `GET /api/classes`: the case classes the caller may report, grouped by major class, and
-/// the urgencies; the web page's class picker.
+/// `GET /api/classes`: the case classes the caller may report (anonymous callers: the `public`
+/// and `private` ones), grouped by major class, with each class's `visibility` and the
+/// emergency number to `call` first, and the urgencies; the class pickers of both pages.
 pub async fn classes(State(state): State<AppState>, caller: Caller) -> Response {
     let tables = &state.tables;
     let majors: Vec<Value> = tables
@@ -367,9 +494,9 @@ pub async fn classes(State(state): State<AppState>, caller: Caller) -> Response 
             let classes: Vec<Value> = tables
                 .classes
                 .iter()
-                .filter(|c| c.major == m.code && (c.public || caller.actor.is_staff()))
+                .filter(|c| c.major == m.code && (c.offered_to_public() || caller.actor.is_staff()))
                 .map(|c| {
-                    json!({"code": c.code, "name": c.name, "name_en": c.name_en, "unit_type": c.unit_type, "level": c.level.as_str(), "limits_h": c.limits_h, "public": c.public})
+                    json!({"code": c.code, "name": c.name, "name_en": c.name_en, "unit_type": c.unit_type, "level": c.level.as_str(), "limits_h": c.limits_h, "visibility": c.visibility.as_str(), "call": c.call})
                 })
                 .collect();
             (!classes.is_empty()).then(|| {

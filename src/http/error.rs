@@ -151,6 +151,7 @@ impl From<crate::cases::CaseError> for ApiError {
                 }
                 api
             }
+            E::Photo(inner) => ApiError::from(inner),
             E::Storage(_) | E::IntakeClosed => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
@@ -159,6 +160,36 @@ impl From<crate::cases::CaseError> for ApiError {
             E::Database(_) | E::Migrate(_) | E::BadUrl(_) | E::Corrupt(_) => {
                 ApiError::internal(message)
             }
+        }
+    }
+}
+
+impl From<crate::photos::PhotoError> for ApiError {
+    fn from(e: crate::photos::PhotoError) -> Self {
+        use crate::photos::PhotoError as E;
+        let message = e.to_string();
+        match e {
+            E::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "photo_too_large", message)
+                .with_field("photos"),
+            E::TooMany => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_photos", message)
+                .with_field("photos")
+                .with_detail("max", json!(crate::photos::MAX_PER_STEP)),
+            E::TooManyPixels => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "photo_too_large", message)
+                    .with_field("photos")
+            }
+            E::NotAnImage | E::Undecodable(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_photo",
+                message,
+            )
+            .with_field("photos"),
+            E::NotFound => ApiError::not_found("photo_not_found", message),
+            E::Storage(_) | E::NotConfigured => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
         }
     }
 }

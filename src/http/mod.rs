@@ -10,17 +10,21 @@ mod hazmat;
 mod health;
 mod layers;
 mod locate;
+pub mod multipart;
 mod nearest;
 mod ogc;
 mod open311;
 mod openapi;
 pub mod params;
+mod photos;
+mod public;
 pub mod render;
 mod search;
 pub mod shelters;
 mod stream;
 mod styles;
 pub mod tiles;
+mod track;
 
 pub use error::ApiError;
 pub use tiles::CASES_LAYER;
@@ -58,6 +62,8 @@ pub struct AppState {
     pub feeds: Option<crate::feeds::FeedService>,
     /// Live shelter occupancy and status (stored with the cases), applied over the shelter layer.
     pub shelters: crate::services::occupancy::Occupancy,
+    /// What the public sees of cases (`[public]` in gridlink.toml).
+    pub public: crate::cases::PublicPolicy,
 }
 
 impl AppState {
@@ -73,6 +79,7 @@ impl AppState {
             cases: None,
             feeds: None,
             shelters: Default::default(),
+            public: Default::default(),
         }
     }
 }
@@ -100,9 +107,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/chemicals/{id}", get(hazmat::chemical))
         .route("/api/hazmat/zone", post(hazmat::zone))
         .route("/api/classes", get(cases::classes))
-        .route("/api/cases", get(cases::list).post(cases::create))
+        .route(
+            "/api/cases",
+            get(cases::list)
+                .post(cases::create)
+                .layer(DefaultBodyLimit::max(multipart::MULTIPART_LIMIT)),
+        )
         .route("/api/cases/{id}", get(cases::get))
-        .route("/api/cases/{id}/actions", post(cases::act))
+        .route(
+            "/api/cases/{id}/actions",
+            post(cases::act).layer(DefaultBodyLimit::max(multipart::MULTIPART_LIMIT)),
+        )
+        .route("/api/track/{id}", get(track::track))
+        .route("/api/public/cases", get(public::cases))
+        .route("/api/photos/{hash}", get(photos::photo))
         .route("/api/stream", get(stream::stream))
         .route(
             "/api/feeds/readings",

@@ -1,16 +1,22 @@
 //! Open311 GeoReport v2 (<http://wiki.open311.org/GeoReport_v2>) under `/open311/v2`, JSON only.
-//! Citizens' apps and other cities' tools see the public case classes as services, report
-//! problems (stored as cases from channel `open311`) and follow them as `open`/`closed` service
-//! requests. Cases of non-public classes never show here, and neither does who reported a case.
-//! Every error takes the spec's shape, `[{"code": 400, "description": "…"}]`.
+//! Citizens' apps and other cities' tools see the classes citizens may report (`public` and
+//! `private`) as services, report problems (stored as cases from channel `open311`) and follow
+//! them as `open`/`closed` service requests. Every request shown is the case's public view
+//! (`cases::public_view`): only citizens' reports of `public` classes are listed, at a place
+//! coarsened to ~100 m, with an approved description or none, `status_notes` from notes written
+//! for the public; a citizen's report of a `private` class shows to its reporter alone, through
+//! `requests/{id}.json?token=…` with the token the report returned. Every error takes the spec's
+//! shape, `[{"code": 400, "description": "…"}]`.
 
 use super::params::{Params, point};
 use super::{ApiError, AppState};
 use crate::cases::clock::{parse_time, rfc3339};
-use crate::cases::service::{DUPLICATE_RADIUS_M, Report, unit_name};
-use crate::cases::{Action, Actor, Case, CaseError, CaseFilter, CaseService, Event, Role, Status};
+use crate::cases::public_view::{
+    PublicCase, PublicStatus, is_listable, latest_public_note, public_classes, token_matches,
+};
+use crate::cases::service::{DUPLICATE_RADIUS_M, Report};
+use crate::cases::{Actor, Case, CaseError, CaseFilter, CaseService, Role, Status, public_view};
 use crate::catalog::{CaseClass, CodeTables};
-use crate::spatial::LayerStore;
 use crate::spatial::crs::Crs;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
@@ -120,9 +126,9 @@ fn service(state: &AppState) -> Result<&CaseService, Open311Error> {
     Ok(super::cases::service(state)?)
 }
 
-/// A case class citizens may report: what Open311 calls a service.
+/// A case class citizens may report (`public` or `private`): what Open311 calls a service.
 fn public_class<'a>(tables: &'a CodeTables, code: &str) -> Option<&'a CaseClass> {
-    tables.class(code).filter(|c| c.public)
+    tables.class(code).filter(|c| c.offered_to_public())
 }
 
 /// A parameter with its surrounding blanks removed; empty counts as absent.
@@ -189,10 +195,16 @@ fn service_json(tables: &CodeTables, class: &CaseClass) -> Value {
         keywords.extend([a.name.as_str(), a.name_en.as_str()]);
     }
     let keywords: Vec<String> = keywords.iter().map(|k| k.replace(',', " ")).collect();
-    let description = match normal_limit_h(tables, class) {
+    let mut description = match normal_limit_h(tables, class) {
         Some(h) => format!("{}; handled within {h} h of dispatch", class.name_en),
         None => class.name_en.clone(),
     };
+    if class.visibility == crate::catalog::Visibility::Private {
+        description.push_str("; private: never listed, only its reporter follows it (token)");
+    }
+    if let Some(number) = &class.call {
+        description.push_str(&format!("; danger to life: call {number} first"));
+    }
     json!({
         "service_code": class.code,
         "service_name": class.name,
@@ -204,13 +216,13 @@ fn service_json(tables: &CodeTables, class: &CaseClass) -> Value {
     })
 }
 
-/// `GET /services.json`: the public case classes, grouped by major class.
+/// `GET /services.json`: the classes citizens may report, grouped by major class.
 async fn services(State(state): State<AppState>) -> Response {
     let tables = &state.tables;
     let list: Vec<Value> = tables
         .classes
         .iter()
-        .filter(|c| c.public)
+        .filter(|c| c.offered_to_public())
         .map(|c| service_json(tables, c))
         .collect();
     Json(list).into_response()
@@ -279,6 +291,19 @@ fn number(form: &Params, name: &str) -> Result<Option<f64>, Open311Error> {
                 })
         })
         .transpose()
+}
+
+/// A created service request, as `POST /requests.json` answers (in a one-element list).
+#[derive(Debug, serde::Serialize)]
+struct Created {
+    service_request_id: i64,
+    service_notice: String,
+    account_id: Option<String>,
+    /// Beyond the spec: a citizen's secret for following the request (shown once), to send
+    /// back as `token` to requests/{id}.json — the only way to see a request that is not
+    /// listed. Staff reports have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }
 
 /// `POST /requests.json` (form-encoded): reports a problem; 201 once the case is committed.
@@ -369,6 +394,7 @@ async fn create_request(
         address,
         channel: Some("open311".into()),
         reporter: reporter(&form)?,
+        uploads: Vec::new(),
     };
     let store = state.store.snapshot();
     let done = cases.report(&store, &state.tables, report, &actor).await?;
@@ -384,62 +410,55 @@ async fn create_request(
             done.duplicates.len()
         ));
     }
+    let created = Created {
+        service_request_id: case.id,
+        service_notice: notice,
+        account_id: None,
+        token: done.tracking_token,
+    };
     Ok((
         StatusCode::CREATED,
         [(
             header::LOCATION,
             format!("/open311/v2/requests/{}.json", case.id),
         )],
-        Json(json!([{
-            "service_request_id": case.id,
-            "service_notice": notice,
-            "account_id": null,
-        }])),
+        Json(json!([created])),
     )
         .into_response())
 }
 
-/// The note of the step that brought the case where it is, or else the status's name (the
-/// report's own note is its description, not news).
-fn status_notes(case: &Case, latest: Option<&Event>) -> String {
-    latest
-        .filter(|e| e.action != Action::Report.as_str())
-        .and_then(|e| e.note.clone())
-        .unwrap_or_else(|| case.status.name_zh().to_string())
-}
-
-/// A case as a GeoReport v2 service request.
-fn request_json(
-    tables: &CodeTables,
-    store: &LayerStore,
-    case: &Case,
-    latest: Option<&Event>,
-) -> Value {
+/// A case's public view as a GeoReport v2 service request: `address` names the village and
+/// town (never the reporter's address string), `lat`/`long` are coarsened, `description` and
+/// `media_url` only as approved, `status_notes` the newest note for the public or else the
+/// status in public words.
+fn request_json(tables: &CodeTables, case: &Case, view: &PublicCase) -> Value {
     let class = tables.class(&case.class);
-    // The unit answers for the case once it has been dispatched to it (before that, routing's
-    // choice is only a proposal the dispatcher may change).
-    let agency = case
-        .dispatched_at
-        .and(case.unit.as_deref())
-        .map(|u| unit_name(store, u).unwrap_or_else(|| u.to_string()));
+    let address = [view.town_name.as_deref(), view.village_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
     json!({
-        "service_request_id": case.id,
-        "status": if case.status.is_open() { "open" } else { "closed" },
-        "status_notes": status_notes(case, latest),
-        "service_name": class.map(|c| c.name.as_str()),
-        "service_code": case.class,
-        "description": case.description,
-        "agency_responsible": agency,
+        "service_request_id": view.id,
+        "status": if view.open { "open" } else { "closed" },
+        "status_notes": view
+            .status_notes
+            .clone()
+            .unwrap_or_else(|| PublicStatus::of(case.status).name_zh().to_string()),
+        "service_name": view.class_name,
+        "service_code": view.class,
+        "description": view.description,
+        "agency_responsible": view.agency_responsible,
         "service_notice": class.map(|c| promise(tables, c, &case.urgency)),
-        "requested_datetime": rfc3339(case.reported_at),
-        "updated_datetime": rfc3339(case.updated_at),
+        "requested_datetime": view.reported_time,
+        "updated_datetime": view.updated_time,
         "expected_datetime": case.deadline.map(rfc3339),
-        "address": case.address,
+        "address": (!address.is_empty()).then_some(address),
         "address_id": null,
         "zipcode": null,
-        "lat": case.lat,
-        "long": case.lon,
-        "media_url": case.photos.first(),
+        "lat": view.lat,
+        "long": view.lon,
+        "media_url": view.photos.first().map(|p| p.url.clone()),
     })
 }
 
@@ -554,24 +573,29 @@ fn window(params: &Params, now: i64) -> Result<(i64, i64), Open311Error> {
     Ok((start, end + 1))
 }
 
-/// The cases a `GET /requests.json` asks for: public classes only, newest first, at most
-/// [`MAX_REQUESTS`].
+/// The cases a `GET /requests.json` asks for: listable ones only (citizens' reports of public
+/// classes; the filter is in the query, so no other case is even read), newest first, at most
+/// [`MAX_REQUESTS`]. A filter naming a private or staff case, or a private class, simply finds
+/// nothing.
 async fn find(
     cases: &CaseService,
     tables: &CodeTables,
     params: &Params,
 ) -> Result<Vec<Case>, Open311Error> {
     let limit = MAX_REQUESTS as i64;
-    let mut found: Vec<Case> = Vec::new();
-    if let Some(raw) = text(params, "service_request_id") {
+    let listable = CaseFilter {
+        classes: public_classes(tables),
+        public_report: Some(true),
+        limit,
+        ..CaseFilter::default()
+    };
+    let mut found: Vec<Case> = if let Some(raw) = text(params, "service_request_id") {
         // Named requests override every other filter (the spec).
         let filter = CaseFilter {
             ids: request_ids(raw)?,
-            limit,
-            ..CaseFilter::default()
+            ..listable
         };
-        found = cases.db.list(&filter).await?.0;
-        found.retain(|c| public_class(tables, &c.class).is_some());
+        cases.db.list(&filter).await?.0
     } else {
         let codes = text(params, "service_code")
             .map(|raw| service_codes(tables, raw))
@@ -581,42 +605,23 @@ async fn find(
             .transpose()?
             .unwrap_or_default();
         let (from, to) = window(params, cases.clock.now())?;
-        let base = CaseFilter {
+        let mut filter = CaseFilter {
             statuses,
             from: Some(from),
             to: Some(to),
-            limit,
-            ..CaseFilter::default()
+            ..listable
         };
-        match codes {
-            // One query per service; the merge below keeps the newest.
-            Some(codes) if !codes.is_empty() => {
-                for code in codes {
-                    let filter = CaseFilter {
-                        class: Some(code),
-                        ..base.clone()
-                    };
-                    found.extend(cases.db.list(&filter).await?.0);
-                }
-            }
-            // Every service: page through all classes, leaving out the non-public ones.
-            _ => {
-                let mut filter = base;
-                loop {
-                    let (page, _) = cases.db.list(&filter).await?;
-                    let last_page = page.len() < MAX_REQUESTS;
-                    found.extend(
-                        page.into_iter()
-                            .filter(|c| public_class(tables, &c.class).is_some()),
-                    );
-                    if last_page || found.len() >= MAX_REQUESTS {
-                        break;
-                    }
-                    filter.offset += limit;
-                }
+        if let Some(codes) = codes.filter(|c| !c.is_empty()) {
+            filter.classes.retain(|c| codes.contains(c));
+            if filter.classes.is_empty() {
+                // Only private services named: nothing of theirs is ever listed.
+                return Ok(Vec::new());
             }
         }
-    }
+        cases.db.list(&filter).await?.0
+    };
+    // A class may have turned private since: the code table has the last word.
+    found.retain(|c| is_listable(c, tables));
     found.sort_unstable_by_key(|c| std::cmp::Reverse(c.id));
     found.truncate(MAX_REQUESTS);
     Ok(found)
@@ -631,25 +636,26 @@ async fn list_requests(
     let params = Params::parse(query.as_deref());
     let found = find(cases, &state.tables, &params).await?;
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
-    let latest: HashMap<i64, Event> = cases
-        .db
-        .latest_events(&ids)
-        .await?
-        .into_iter()
-        .map(|e| (e.case_id, e))
-        .collect();
+    let notes: HashMap<i64, String> = cases.db.latest_public_notes(&ids).await?;
     let store = state.store.snapshot();
     let list: Vec<Value> = found
         .iter()
-        .map(|c| request_json(&state.tables, &store, c, latest.get(&c.id)))
+        .map(|c| {
+            let note = notes.get(&c.id).map(String::as_str);
+            let view = public_view(c, note, &store, &state.tables, state.public);
+            request_json(&state.tables, c, &view)
+        })
         .collect();
     Ok(Json(list).into_response())
 }
 
-/// `GET /requests/{id}.json`: one service request, as a one-element list.
+/// `GET /requests/{id}.json[?token=…]`: one service request, as a one-element list. A request
+/// that is not listed shows only with its reporter's token; otherwise (and for a wrong token)
+/// it is a 404 like an id that does not exist.
 async fn get_request(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Open311Error> {
     let cases = service(&state)?;
     let Path(file) = path.map_err(|e| Open311Error::not_found(e.body_text()))?;
@@ -665,11 +671,20 @@ async fn get_request(
         Err(CaseError::NotFound(_)) => return Err(unknown()),
         Err(e) => return Err(e.into()),
     };
-    if public_class(&state.tables, &case.class).is_none() {
+    let params = Params::parse(query.as_deref());
+    let tracked = text(&params, "token").is_some_and(|t| token_matches(&case, t));
+    if !is_listable(&case, &state.tables) && !tracked {
         return Err(unknown());
     }
     let history = cases.db.events(id).await?;
     let store = state.store.snapshot();
-    let one = request_json(&state.tables, &store, &case, history.last());
+    let view = public_view(
+        &case,
+        latest_public_note(&history),
+        &store,
+        &state.tables,
+        state.public,
+    );
+    let one = request_json(&state.tables, &case, &view);
     Ok(Json(json!([one])).into_response())
 }

@@ -115,6 +115,22 @@ pub fn document(ogc_base: &str, collections: &[&str]) -> Value {
             "/api/nearest/{layer}": {"get": {"summary": "Nearest features with filters", "operationId": "nearest", "parameters": nearest_params, "responses": ok("Nearest features", "application/json")}},
             "/api/around": {"get": {"summary": "Report around an incident", "operationId": "around", "parameters": around_params, "responses": ok("Report", "application/json")}},
             "/api/layers": {"get": {"summary": "The layer catalogue with counts", "operationId": "layers", "responses": ok("Layers", "application/json")}},
+            "/api/track/{id}": {"get": {
+                "summary": "A citizen follows their own request: its public view and history in public words (404 for a wrong or missing token)", "operationId": "track",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                    query("token", "The tracking token the report returned", json!({"type": "string"}), true),
+                ],
+                "responses": ok("The public view and its history", "application/json")}},
+            "/api/photos/{hash}": {"get": {
+                "summary": "A stored photo, to those who may see its case (staff: the original; everyone else: re-encoded without EXIF)", "operationId": "photo",
+                "parameters": [
+                    {"name": "hash", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                    query("thumb", "1: the thumbnail", json!({"type": "string"}), false),
+                    query("case", "With token: the reporter's case", json!({"type": "integer"}), false),
+                    query("token", "The reporter's tracking token", json!({"type": "string"}), false),
+                ],
+                "responses": ok("The image", "image/jpeg")}},
             "/healthz": {"get": {"summary": "Health", "operationId": "health", "responses": ok("Health", "application/json")}},
         },
         "components": {"schemas": {"Error": {

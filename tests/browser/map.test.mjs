@@ -206,6 +206,10 @@ const api = async (url, path, { key, method = "GET", body } = {}) => {
   return json;
 };
 
+// A 16×16 PNG (a real, decodable image) for the photo upload.
+const PHOTO_PNG =
+  "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAABlklEQVR4nBXRURVEIQhFUSMYgQhGMAIRiGCEE8EIRiACEYhABCLMG7/ZrMt1jMEcyGAN9kAHNjgDBnfwBj6IQQ5q0IMxJnMikzXZE53Y5EyY3Mmb+CQmOalJzw8IUxBhCVtQwYQjIFzhCS6EkEIJLR9YzIUs1mIvdGGLs2BxF2/hi1jkoha9PrCZG9mszd7oxjZnw+Zu3sY3sclNbXp/QJmKKEvZiiqmHAXlKk9xJZRUSmn9gDENMZaxDTXMOAbGNZ7hRhhplNH2gcM8yGEd9kEPdjgHDvfwDn6IQx7q0OcD/wK/Sr4jv9hfkG/1N/x/Fx44BCQU9Pc94zIvclmXfdGLXc79j9/Lu/glLnmpS98PPOZDHuuxH/qwx3n/5ffxHv6IRz7q0e8DznTEWc521DHn+D/KdZ7jTjjplNP+gWAGEqxgBxpYcOIf/AYv8CCCDCro+EAyE0lWshNNLDn5P/MmL/Ekkkwq6fxAMQspVrELLaw49S/lFq/wIoosquj6QDMbaVazG22sOf2v8Dav8SaabKrp5geIAnAQEbP2+wAAAABJRU5ErkJggg==";
+
 async function testCases(page, url, key) {
   const classes = await api(url, "/api/classes");
   const klass = classes.majors[0].classes[0];
@@ -229,21 +233,30 @@ async function testCases(page, url, key) {
     const lngLat = m.unproject([r.width / 2, r.height / 2]);
     return { x: r.x + r.width / 2, y: r.y + r.height / 2, lng: lngLat.lng, lat: lngLat.lat };
   });
-  // An earlier open case of the same class at the same spot: the page must list it as a
-  // possible duplicate.
+  // An earlier open case of the same class at the same spot, entered by a hotline operator:
+  // the citizen hears that one is open nearby, but not what it says (it is not listed).
   const earlier = await api(url, "/api/cases", {
+    key,
     method: "POST",
     body: { class: klass.code, lon: spot.lng, lat: spot.lat, description: "测试：先前上报的同类案件", channel: "hotline_12345" },
   });
   await page.mouse.click(spot.x, spot.y);
   await page.waitForSelector("#report-form");
   await page.waitForFunction(() => !document.querySelector("#report-place").textContent.includes("正在定位"));
+  // A fire: call 119 first, said before anything else.
+  await page.fill("#report-class .cp-search", "Y0102");
+  await page.click(`#report-class .cp-option[data-code="Y0102"]`);
+  assert.ok(await page.$eval("#report-call", (e) => !e.hidden && e.textContent.includes("119")), "the fire class shows the call-119 banner");
+  await page.click("#report-class .cp-change");
   await page.fill("#report-class .cp-search", klass.name);
   await page.click(`#report-class .cp-option[data-code="${klass.code}"]`);
   await page.waitForSelector(`#report-class[data-value="${klass.code}"]`);
+  assert.ok(await page.$eval("#report-call", (e) => e.hidden), "no banner for a manhole cover");
   await page.selectOption("#report-urgency", "urgent");
   await page.fill("#report-description", "浏览器测试：人行道井盖缺失");
   await page.fill("#report-photo", "https://example.org/photos/manhole.jpg");
+  // A photo from the phone: sent as multipart/form-data with the fields.
+  await page.setInputFiles("#report-files", { name: "现场.png", mimeType: "image/png", buffer: Buffer.from(PHOTO_PNG, "base64") });
   await page.click("#report-submit");
   await page.waitForSelector("#report-result[data-case-id]", { timeout: 30_000 });
   const reported = Number(await page.$eval("#report-result", (e) => e.dataset.caseId));
@@ -252,7 +265,10 @@ async function testCases(page, url, key) {
   assert.equal(await page.$eval("#report-result [data-cell]", (e) => e.dataset.cell), located.cell.id, "the case is located in the cell the API locates");
   assert.equal(await page.$eval("#report-result [data-village]", (e) => e.dataset.village), located.village.id);
   assert.ok(await page.$eval("#report-result [data-town]", (e) => e.textContent.includes("南桥镇")), "the town is named");
-  assert.ok(await page.$(`#report-result [data-duplicate="${earlier.id}"]`), "the earlier case is shown as a possible duplicate");
+  assert.ok(await page.$('#report-result [data-duplicates="1"]'), "the earlier case is counted as open nearby");
+  assert.ok(!(await page.$eval("#report-result", (e) => e.textContent.includes("先前上报"))), "another report's text is not shown to a citizen");
+  const trackingUrl = await page.$eval("#report-tracking", (e) => e.getAttribute("href"));
+  assert.match(trackingUrl, /^\/api\/track\/\d+\?token=[0-9a-f]{32}$/, "a tracking link");
 
   step("set the dispatcher key: the case list loads and the stream connects");
   await page.fill("#key-input", key);
@@ -266,6 +282,7 @@ async function testCases(page, url, key) {
   await page.click(`#case-list tbody tr[data-id="${reported}"]`);
   await page.waitForSelector(`#case-detail[data-id="${reported}"] #detail-actions`);
   assert.ok(await page.$eval("#case-detail .history", (e) => e.textContent.includes("上报")), "the history starts with the report");
+  await page.waitForFunction(() => [...document.querySelectorAll("#case-detail img.thumb")].some((i) => i.complete && i.naturalWidth > 0), null, { timeout: 30_000 });
   await page.waitForSelector('#key-status [data-role="dispatcher"]');
   const before = await page.evaluate(() => window.gridlink.streamEvents);
   await page.click('#detail-actions button[data-action="file"]');
@@ -281,6 +298,17 @@ async function testCases(page, url, key) {
   await page.waitForSelector(`#case-detail[data-id="${reported}"][data-status="dispatched"]`, { timeout: 30_000 });
   assert.ok(await page.$eval("#case-detail .history", (e) => e.textContent.includes("派遣") && e.textContent.includes("请尽快处置")), "the history shows the dispatch");
 
+  step("publish a note for the public: the reporter's tracking view shows it, not the internal note");
+  await page.click('#detail-actions button[data-action="publish"]');
+  await page.waitForSelector('#action-form[data-action="publish"]');
+  await page.fill("#action-public-note", "已派人处理，感谢反映");
+  await page.click("#action-confirm");
+  await page.waitForFunction(() => document.querySelector("#case-detail .history .public-note")?.textContent.includes("已派人处理"), null, { timeout: 30_000 });
+  const tracked = await api(url, trackingUrl);
+  assert.equal(tracked.status_notes, "已派人处理，感谢反映");
+  assert.equal(tracked.status_name, "处理中");
+  assert.ok(!JSON.stringify(tracked).includes("请尽快处置"), "the internal note stays internal");
+
   step("the list row follows over the live stream, without a reload");
   // The page updates list rows only from /api/stream events, never from its own requests.
   await page.waitForSelector(`#case-list tbody tr[data-id="${reported}"][data-status="dispatched"]`, { state: "attached", timeout: 30_000 });
@@ -289,6 +317,7 @@ async function testCases(page, url, key) {
   await page.click("#detail-back");
   await page.waitForSelector(`#case-list tbody tr[data-id="${reported}"][data-status="dispatched"]`);
   const elsewhere = await api(url, "/api/cases", {
+    key,
     method: "POST",
     body: { class: klass.code, lon: spot.lng + 0.002, lat: spot.lat + 0.001, description: "测试：热线新上报的案件", channel: "hotline_12345" },
   });

@@ -43,6 +43,8 @@ pub struct CaseApp {
     pub service: CaseService,
     pub clock: Clock,
     pub keys: Keys,
+    /// Where this app's uploaded photos go (a fresh directory per app).
+    pub photos_dir: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -121,6 +123,10 @@ pub async fn case_app(backend: Backend) -> CaseApp {
     let service = CaseService::start(db.clone(), clock.clone())
         .await
         .expect("case service starts");
+    let photos_dir = tempfile::tempdir().expect("temp dir");
+    service.attach_photos(
+        gridlink::photos::PhotoStore::local(photos_dir.path()).expect("photo store"),
+    );
     let mut state = AppState::new(shared_store().clone(), tables());
     state.cases = Some(service.clone());
     let key = |role: Role, unit: Option<&str>| {
@@ -149,6 +155,7 @@ pub async fn case_app(backend: Backend) -> CaseApp {
         service,
         clock,
         keys,
+        photos_dir,
         _dir: dir,
     }
 }
