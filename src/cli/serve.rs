@@ -131,6 +131,8 @@ async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     reload_on_hangup(config.clone(), state.store.clone());
+    // PostGIS layers with change triggers follow their tables' edits.
+    crate::spatial::live::spawn(state.store.clone(), super::source_context(&config)?).await;
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -472,6 +472,10 @@ impl<'a> ShelterRef<'a> {
     }
 }
 
+fn round_deg(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
+}
+
 /// A path as a GeoJSON LineString (WGS84).
 #[derive(Debug, Serialize)]
 struct LineStringJson {
@@ -483,7 +487,12 @@ impl LineStringJson {
     fn new(path: &[geo::Coord<f64>]) -> Self {
         LineStringJson {
             r#type: "LineString",
-            coordinates: path.iter().map(|c| [c.x, c.y]).collect(),
+            // 1e-7° (about 1 cm), like every other coordinate the API answers with, so a
+            // point given in another CRS and converted draws the same path.
+            coordinates: path
+                .iter()
+                .map(|c| [round_deg(c.x), round_deg(c.y)])
+                .collect(),
         }
     }
 }
