@@ -22,7 +22,7 @@ pub use code_tables::CodeTables;
 pub use error::{CatalogError, parse_toml, read_text};
 pub use groups::GroupDef;
 pub use layer_def::{
-    Access, FieldDef, FieldType, GeometryKind, LayerDef, Role, SourceDef, SourceFormat,
+    Access, FieldDef, FieldType, GeometryKind, LayerDef, Repair, Role, SourceDef, SourceFormat,
 };
 pub use unit_types::UnitType;
 

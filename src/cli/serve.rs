@@ -66,6 +66,9 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         for problem in &layer.report.problems {
             tracing::warn!(layer = %layer.def.id, at = %problem.place(), reason = %problem.reason, "skipped feature");
         }
+        for repair in &layer.report.repaired {
+            tracing::warn!(layer = %layer.def.id, at = %repair.place(), what = %repair.reason, "repaired feature");
+        }
     }
     tracing::info!(
         layers = store.layers().len(),

@@ -558,7 +558,7 @@ fn plan_json(
             json!({
                 "group": n,
                 "village": village,
-                "origin": {"lon": d.origin.x, "lat": d.origin.y},
+                "origin": {"lon": round_deg(d.origin.x), "lat": round_deg(d.origin.y)},
                 "people": d.people,
                 "cells": d.cells,
                 "placed": plan.placed_by_demand.get(n).copied().unwrap_or(0),

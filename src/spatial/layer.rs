@@ -6,7 +6,7 @@ use super::crs::Crs;
 use super::distance::Planar;
 use super::index::SpatialIndex;
 use super::validate::{self, Accepted};
-use crate::catalog::{GeometryKind, LayerDef};
+use crate::catalog::{GeometryKind, LayerDef, Repair};
 use crate::sources::{FeatureProblem, Location, RawFeature, RawItem, SourceError};
 use geo::{BoundingRect, Coord, CoordsIter, Intersects, MultiLineString, MultiPolygon, Rect};
 use rayon::prelude::*;
@@ -80,6 +80,9 @@ pub struct LoadReport {
     pub loaded: usize,
     /// One entry per skipped feature.
     pub problems: Vec<FeatureProblem>,
+    /// One entry per feature accepted after a repair (`repair = "make_valid"` in `[source]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<FeatureProblem>,
     #[serde(with = "duration_ms")]
     pub load_time: Duration,
     /// Live edits of a PostGIS layer since it was loaded (`None` for a layer never edited).
@@ -458,6 +461,7 @@ impl Layer {
                 .map(|f| self.value(i, f).to_owned_value())
                 .collect(),
             shift_m: None,
+            repaired: None,
         }
     }
 
@@ -491,6 +495,8 @@ struct Checked {
     values: Vec<OwnedValue>,
     /// How far reprojection moved the first vertex (datum shifts only).
     shift_m: Option<f64>,
+    /// What a repair did, when the geometry was repaired (`repair = "make_valid"`).
+    repaired: Option<String>,
 }
 
 /// Why a feature was refused: its id (when it had one), the reason, and whether it was
@@ -531,8 +537,38 @@ fn check(
             }
         }
     }
+    // Kept only when a repair may need the original.
+    let original = (def.source.repair == Repair::MakeValid).then(|| feature.geometry.clone());
+    let mut repaired = None;
     let geometry = match validate::geometry(def.geometry, feature.geometry) {
         Ok(g) => g,
+        Err(reason) if reason.starts_with("invalid polygon") && original.is_some() => {
+            let polygons = match original {
+                Some(geo::Geometry::Polygon(p)) => MultiPolygon::new(vec![p]),
+                Some(geo::Geometry::MultiPolygon(m)) => m,
+                _ => return Err((Some(id), reason, false)),
+            };
+            let (fixed, change) =
+                crate::sources::gdal::repair::make_valid(&polygons).map_err(|e| {
+                    (
+                        Some(id.clone()),
+                        format!("{reason}; repair failed: {e}"),
+                        false,
+                    )
+                })?;
+            let accepted = validate::geometry(def.geometry, fixed.into()).map_err(|e| {
+                (
+                    Some(id.clone()),
+                    format!("{reason}; still invalid after repair: {e}"),
+                    false,
+                )
+            })?;
+            repaired = Some(format!(
+                "{reason} — repaired with MakeValid, area changed by {:.3}%",
+                change * 100.0
+            ));
+            accepted
+        }
         Err(reason) if crs.is_wgs84() => return Err((Some(id), reason, false)),
         Err(reason) => {
             return Err((
@@ -582,6 +618,7 @@ fn check(
         geometry,
         values,
         shift_m,
+        repaired,
     })
 }
 
@@ -603,6 +640,7 @@ pub struct LayerBuilder {
     columns: Vec<ColumnBuilder>,
     read: usize,
     problems: Vec<FeatureProblem>,
+    repaired: Vec<FeatureProblem>,
     /// The source key of each accepted feature, kept only for live changes (which must know
     /// which row became which feature).
     keys: Option<Vec<Option<String>>>,
@@ -630,6 +668,7 @@ impl LayerBuilder {
             columns,
             read: 0,
             problems: Vec::new(),
+            repaired: Vec::new(),
             keys: None,
         }
     }
@@ -657,7 +696,16 @@ impl LayerBuilder {
         for (index, key, result) in checked {
             self.read += 1;
             match result {
-                Ok(feature) => {
+                Ok(mut feature) => {
+                    if let Some(note) = feature.repaired.take() {
+                        self.repaired.push(FeatureProblem {
+                            location: self.reading.location.clone(),
+                            index,
+                            key: key.clone(),
+                            id: Some(feature.id.clone()),
+                            reason: note,
+                        });
+                    }
                     if let Some(d) = feature.shift_m {
                         self.shift_sum += d;
                         self.shift_max = self.shift_max.max(d);
@@ -760,6 +808,7 @@ impl LayerBuilder {
                 read: self.read,
                 loaded,
                 problems: self.problems,
+                repaired: self.repaired,
                 load_time,
                 live: None,
             },
