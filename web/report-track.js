@@ -127,7 +127,7 @@ export async function showTracking(root, { id, token }) {
     </li>`).join("");
   const photos = c.your_photos.length
     ? `<h3>您上传的照片${c.photos.length ? "<small>（已审核公开）</small>" : ""}</h3>
-       <div class="photo-grid" id="track-photos">${c.your_photos.map((p) => `<a href="${escapeHtml(p.url)}" target="_blank" rel="noopener noreferrer"><img src="${escapeHtml(p.thumb_url || p.url)}" alt="上报照片" loading="lazy"></a>`).join("")}</div>`
+       <div class="photo-grid" id="track-photos">${c.your_photos.map((p) => `<a href="${escapeHtml(p.url)}" target="_blank" rel="noopener noreferrer"><img src="${escapeHtml(p.thumb_url || p.url)}" alt="上报照片"></a>`).join("")}</div>`
     : "";
   root.innerHTML = `<div class="card tracked" id="tracked" data-case-id="${escapeHtml(c.id)}" data-status="${escapeHtml(c.status)}">
       <h2>上报编号 ${escapeHtml(c.id)}</h2>

@@ -188,6 +188,13 @@ async function jpegFromBrowser(page) {
   return bytes;
 }
 
+// The tracking view's photo has loaded (the reporter's own, through the token).
+const photoShown = (page) =>
+  page.waitForFunction(() => {
+    const img = document.querySelector("#track-photos img");
+    return img?.complete && img.naturalWidth > 0;
+  }, null, { timeout: 30_000 });
+
 async function pickClass(page, query, code) {
   await page.fill("#class-picker .cp-search", query);
   const shown = await page.$$eval("#class-picker .cp-option:not([hidden])", (o) => o.map((x) => x.dataset.code));
@@ -309,6 +316,7 @@ async function testTracking({ page, url, dispatcher }, { id, link }) {
   // Opened from the receipt first (the same page, a new fragment), then reloaded.
   await page.goto(link, { waitUntil: "domcontentloaded" });
   await page.waitForSelector(`#tracked[data-case-id="${id}"]`, { timeout: 30_000 });
+  await photoShown(page);
   const answer = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/track/${id}`);
   await page.reload({ waitUntil: "domcontentloaded" });
   const body = await (await answer).text();
@@ -322,7 +330,7 @@ async function testTracking({ page, url, dispatcher }, { id, link }) {
   assert.ok(text.includes("已立案") && text.includes("已受理"), "status history in Chinese words");
   const history = await page.$$eval("#track-history li", (li) => li.map((x) => x.textContent));
   assert.ok(history.length >= 2, `a history of steps: ${history}`);
-  await page.waitForFunction(() => document.querySelector("#track-photos img")?.naturalWidth > 0, null, { timeout: 30_000 });
+  await photoShown(page);
   assert.ok(text.includes("已审核公开"), "the photos are marked as published");
   assert.equal(await page.$eval("#track-form", (e) => e.hidden), true, "no lookup form once found");
   await assertNoSidewaysScroll(page, "the tracking view");
@@ -346,6 +354,7 @@ async function testWrongToken({ page, url }, { id, link }) {
   await page.fill("#track-token", link);
   await page.click('#track-form button[type="submit"]');
   await page.waitForSelector(`#tracked[data-case-id="${id}"]`, { timeout: 30_000 });
+  await photoShown(page);
 }
 
 async function testCallFirst({ page, url }) {
