@@ -188,11 +188,11 @@ fn main() {
             let lost = edits - latencies.len();
             let p99 = percentile(&latencies, 0.99);
             println!(
-                "{layer_id:<11} {edits} edits in {elapsed:.1?} ({:.0}/s): edit→visible p50 {:.0?}, p99 {:.0?}, max {:.0?}; {lost} not seen{}; p99 / full reload = {:.3}",
+                "{layer_id:<11} {edits} edits in {elapsed:.1?} ({:.0}/s): edit→visible p50 {} ms, p99 {} ms, max {} ms; {lost} not seen{}; p99 / full reload = {:.3}",
                 edits as f64 / elapsed.as_secs_f64(),
-                percentile(&latencies, 0.5),
-                p99,
-                latencies.last().copied().unwrap_or_default(),
+                percentile(&latencies, 0.5).as_millis(),
+                p99.as_millis(),
+                latencies.last().copied().unwrap_or_default().as_millis(),
                 if waited.is_err() { " (checker timed out)" } else { "" },
                 p99.as_secs_f64() / reload.as_secs_f64()
             );

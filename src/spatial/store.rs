@@ -144,7 +144,7 @@ impl LayerStore {
             Some(Role::GridCell | Role::Village | Role::Beat | Role::Town)
         );
         let grid = if grid_input {
-            Grid::build(&layers).map(Arc::new)
+            Grid::build_reusing(&layers, self.grid.as_deref()).map(Arc::new)
         } else {
             self.grid.clone()
         };
