@@ -52,6 +52,7 @@ fn main() {
         .layers()
         .iter()
         .filter(|l| l.def.is_public())
+        .map(|l| &**l)
         .collect();
     let cache = TileCache::new(1 << 30);
     println!(
@@ -86,9 +87,9 @@ fn main() {
                     .max()
                     .unwrap_or(0);
                 most_features = most_features.max(features);
-                cache.get(&store, &public, tile);
+                cache.get(&public, tile);
                 let t = Instant::now();
-                std::hint::black_box(cache.get(&store, &public, tile));
+                std::hint::black_box(cache.get(&public, tile));
                 warm.push(t.elapsed().as_secs_f64() * 1e6);
             }
         }

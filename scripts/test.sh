@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: environment set-up (GDAL client, PostgreSQL + PostGIS, Chromium, npm
 # packages), formatting, lints, unit and integration tests, and the browser tests of the map
-# (desktop, then phone width).
+# (desktop, then phone width) and of the residents' page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
@@ -10,3 +10,4 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
 node tests/browser/map.test.mjs
 node tests/browser/phone.test.mjs
+node tests/browser/public.test.mjs

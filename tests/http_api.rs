@@ -136,3 +136,26 @@ fn the_catalogue_in_the_store_is_the_shipped_one() {
         catalog.layers.len()
     );
 }
+
+#[tokio::test]
+async fn the_residents_page_is_served_at_report_with_or_without_the_slash() {
+    for path in ["/report", "/report/"] {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let (status, content_type, body) = common::send(common::app(false), request).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            content_type.starts_with("text/html"),
+            "{path}: {content_type}"
+        );
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains("/report.js"), "{path} is the residents' page");
+        // No staff key box on it.
+        assert!(!html.contains("key-input"), "{path} has no key box");
+    }
+    // Nothing else is under /report/.
+    let request = Request::get("/report/anything")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = common::send(common::app(false), request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

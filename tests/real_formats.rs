@@ -32,28 +32,7 @@ fn ogr2ogr(args: &[&str]) {
     );
 }
 
-/// A copy of the catalogue whose `[source]` of each named layer is replaced by `source(id)`;
-/// the other layers read the GeoJSON demo (one catalogue may mix formats).
-fn catalogue(layers: &[&str], source: impl Fn(&str) -> String) -> tempfile::TempDir {
-    let dir = common::copy_layers();
-    for def in &common::catalog().layers {
-        let id = def.id.as_str();
-        let path = dir.path().join(format!("{id}.toml"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        let old = format!("path = \"{id}\"");
-        assert!(text.contains(&old), "{id}: {text}");
-        let new = if layers.contains(&id) {
-            source(id)
-        } else {
-            format!(
-                "path = \"{}\"",
-                common::demo_dir().join(format!("{id}.geojson")).display()
-            )
-        };
-        std::fs::write(&path, text.replace(&old, &new)).unwrap();
-    }
-    dir
-}
+use common::catalogue;
 
 fn load(layers: &Path, data: &Path, database: Option<String>) -> LayerStore {
     let catalog = Catalog::load(layers, &common::tables_dir()).expect("catalogue loads");

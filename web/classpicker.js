@@ -2,17 +2,22 @@
 // grouped by major class and filtered as one types (name, code, major class or English name:
 // 井盖, C0101, 园林, manhole). Keyboard: ↓/↑ move through the shown classes, Enter chooses.
 // Takes the `majors` of /api/classes; needs nothing else from the page, so other pages can
-// use it too.
+// use it too (the residents' page passes `badge` to mark the classes to phone in first).
 
 import { escapeHtml } from "./api.js";
 
 const norm = (s) => String(s ?? "").toLowerCase();
 
-// Builds the picker inside `root` (an empty element). `onChange(code)` runs on every choice.
+// Builds the picker inside `root` (an empty element). `onChange(code)` runs on every choice;
+// `badge(class)` may return a short text shown after a class's name (and searched with it).
 // Returns { value, clear(), focus() }; the chosen code is also `root.dataset.value`.
-export function classPicker(root, majors, { placeholder = "搜索类别：名称或代码，如 井盖、C0101", label = "案件类别", onChange = () => {} } = {}) {
+export function classPicker(root, majors, { placeholder = "搜索类别：名称或代码，如 井盖、C0101", label = "案件类别", onChange = () => {}, badge = () => "" } = {}) {
   const all = majors.flatMap((m) => m.classes.map((c) => ({ ...c, major: m })));
   const byCode = new Map(all.map((c) => [c.code, c]));
+  const badgeHtml = (c) => {
+    const text = badge(c);
+    return text ? ` <span class="cp-badge">${escapeHtml(text)}</span>` : "";
+  };
   root.classList.add("class-picker");
   root.innerHTML = `
     <div class="cp-chosen" hidden></div>
@@ -21,7 +26,7 @@ export function classPicker(root, majors, { placeholder = "搜索类别：名称
     <div class="cp-list" role="listbox" aria-label="${escapeHtml(label)}">${majors.map((m) => `
       <div class="cp-group" data-major="${escapeHtml(m.code)}">
         <div class="cp-major">${escapeHtml(m.name)} <small>${escapeHtml(m.code)}</small></div>
-        ${m.classes.map((c) => `<button type="button" class="cp-option" role="option" data-code="${escapeHtml(c.code)}">${escapeHtml(c.name)} <small>${escapeHtml(c.code)}</small></button>`).join("")}
+        ${m.classes.map((c) => `<button type="button" class="cp-option" role="option" data-code="${escapeHtml(c.code)}">${escapeHtml(c.name)}${badgeHtml(c)} <small>${escapeHtml(c.code)}</small></button>`).join("")}
       </div>`).join("")}
     </div>`;
   const input = root.querySelector(".cp-search");
@@ -39,7 +44,7 @@ export function classPicker(root, majors, { placeholder = "搜索类别：名称
       let any = false;
       for (const option of group.querySelectorAll(".cp-option")) {
         const c = byCode.get(option.dataset.code);
-        const text = norm(`${c.name} ${c.code} ${c.name_en || ""} ${c.major.name} ${c.major.code}`);
+        const text = norm(`${c.name} ${c.code} ${c.name_en || ""} ${c.major.name} ${c.major.code} ${badge(c) || ""}`);
         const match = words.every((w) => text.includes(w));
         option.hidden = !match;
         option.classList.remove("active");
@@ -67,7 +72,7 @@ export function classPicker(root, majors, { placeholder = "搜索类别：名称
     value = c ? c.code : "";
     root.dataset.value = value;
     chosen.innerHTML = c
-      ? `<span class="cp-name">${escapeHtml(c.name)}</span> <small>${escapeHtml(c.code)} · ${escapeHtml(c.major.name)}</small> <button type="button" class="link cp-change">更改</button>`
+      ? `<span class="cp-name">${escapeHtml(c.name)}</span>${badgeHtml(c)} <small>${escapeHtml(c.code)} · ${escapeHtml(c.major.name)}</small> <button type="button" class="link cp-change">更改</button>`
       : "";
     for (const option of list.querySelectorAll(".cp-option")) option.setAttribute("aria-selected", String(option.dataset.code === value));
     open(!value);

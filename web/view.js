@@ -101,9 +101,9 @@ export function addControls(map, { onLocated }) {
   map.addControl(new DistrictControl(), "top-right");
   // Positions from navigator.geolocation are WGS84 on standard browsers (the W3C Geolocation
   // API reports WGS84), and gridlink's layers and tiles are WGS84 too (CGCS2000 is the same at
-  // this precision): the position is drawn and located as it comes, with no GCJ-02 shift. A
-  // phone browser that reports GCJ-02 (some Chinese in-app browsers) is a question for the
-  // public report page, which sends such points with `crs=gcj02`; staff use standard browsers.
+  // this precision): the position is drawn and located as it comes, with no GCJ-02 shift.
+  // GCJ-02 comes from Chinese map SDKs (Amap, Tencent, WeChat's location API), which neither
+  // page uses; the residents' page (report-place.js) sends its GPS points as WGS84 too.
   // Browsers offer geolocation only on secure origins (https, or localhost): on plain http
   // over a network the control shows as unavailable.
   const geolocate = new maplibregl.GeolocateControl({

@@ -245,6 +245,10 @@ pub struct SourceDef {
     /// Text encoding of DBF and CSV files (`GBK`, `GB18030`, `UTF-8`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// What to do with an invalid polygon: refuse it (the default) or `make_valid` — repair it
+    /// with GEOS MakeValid and report the repair and the area it changed.
+    #[serde(default, skip_serializing_if = "Repair::is_refuse")]
+    pub repair: Repair,
     /// CSV point columns: longitude/easting and latitude/northing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
@@ -351,5 +355,22 @@ mod tests {
             let json = serde_json::to_value(role).unwrap();
             assert_eq!(json.as_str().unwrap(), role.as_str());
         }
+    }
+}
+
+/// `repair` in `[source]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Repair {
+    /// Invalid polygons are skipped and reported.
+    #[default]
+    Refuse,
+    /// Invalid polygons are repaired (GEOS MakeValid) and the repair reported.
+    MakeValid,
+}
+
+impl Repair {
+    pub fn is_refuse(&self) -> bool {
+        *self == Repair::Refuse
     }
 }

@@ -25,7 +25,7 @@ pub use code_tables::{CodeTables, PLANS_FILE};
 pub use error::{CatalogError, parse_toml, read_text};
 pub use groups::GroupDef;
 pub use layer_def::{
-    Access, FieldDef, FieldType, GeometryKind, LayerDef, Role, SourceDef, SourceFormat,
+    Access, FieldDef, FieldType, GeometryKind, LayerDef, Repair, Role, SourceDef, SourceFormat,
 };
 pub use plan_checks::MAX_DEADLINE_MIN;
 pub use plans::{

@@ -71,6 +71,16 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
                 shift.mean_m, shift.max_m
             );
         }
+        for p in r.repaired.iter().take(args.problems) {
+            println!(
+                "    repaired: {}{}: {}",
+                p.place(),
+                p.id.as_deref()
+                    .map(|id| format!(" ({id})"))
+                    .unwrap_or_default(),
+                p.reason
+            );
+        }
         for p in r.problems.iter().take(args.problems) {
             println!(
                 "    skipped: {}{}: {}",

@@ -5,6 +5,7 @@ pub mod gen_data;
 pub mod glyphs;
 pub mod import;
 pub mod keys;
+pub mod postgis;
 pub mod replay;
 pub mod serve;
 
@@ -61,6 +62,8 @@ pub enum Command {
     Replay(replay::Args),
     /// Copy every layer into PostGIS tables (with GiST indexes).
     Import(import::Args),
+    /// Change triggers on PostGIS layer tables, for live updates.
+    Postgis(postgis::Args),
     /// API keys: create (prints the key once), list, revoke.
     Keys(keys::Args),
     /// Render MapLibre glyph PBFs (digits, Latin, punctuation) from a TrueType font.
@@ -161,5 +164,6 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Import(args) => import::run(&cli.config(None)?, args),
         Command::Glyphs(args) => glyphs::run(args),
         Command::Keys(args) => keys::run(&cli.config(None)?, args),
+        Command::Postgis(args) => postgis::run(&cli.config(None)?, args),
     }
 }

@@ -67,6 +67,9 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         for problem in &layer.report.problems {
             tracing::warn!(layer = %layer.def.id, at = %problem.place(), reason = %problem.reason, "skipped feature");
         }
+        for repair in &layer.report.repaired {
+            tracing::warn!(layer = %layer.def.id, at = %repair.place(), what = %repair.reason, "repaired feature");
+        }
     }
     tracing::info!(
         layers = store.layers().len(),
@@ -132,6 +135,8 @@ async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     reload_on_hangup(config.clone(), state.store.clone());
+    // PostGIS layers with change triggers follow their tables' edits.
+    crate::spatial::live::spawn(state.store.clone(), super::source_context(&config)?).await;
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

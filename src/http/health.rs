@@ -16,6 +16,18 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Err(e) => json!({"backend": cases.db.backend(), "ok": false, "error": e.to_string()}),
         },
     };
+    // Live PostGIS edits: what was applied and what was refused (the feature kept its last
+    // valid version), so an operator sees a bad edit without reading the log.
+    let live: serde_json::Map<String, Value> = store
+        .layers()
+        .iter()
+        .filter_map(|l| {
+            Some((
+                l.def.id.clone(),
+                serde_json::to_value(l.report.live.as_ref()?).ok()?,
+            ))
+        })
+        .collect();
     let healthy = database.get("ok").is_none_or(|ok| ok == true);
     let status = if healthy { "ok" } else { "degraded" };
     (
@@ -31,6 +43,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "features": store.feature_count(),
             "load_ms": (store.load_time.as_secs_f64() * 1000.0).round(),
             "database": database,
+            "live_edits": live,
         })),
     )
 }

@@ -37,7 +37,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use std::sync::Arc;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 /// Largest batch-locate request body (a million CSV rows is about 40 MB).
@@ -88,6 +88,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let batch_limit = state.batch_limit;
     let maplibre = ServeDir::new(state.web_dir.join("node_modules/maplibre-gl/dist"));
+    // The residents' page has a name of its own (no `.html`), with or without the slash; its
+    // tracking view is the same page (`/report#track=ID&token=…`).
+    let public_page = ServeFile::new(state.web_dir.join("report.html"));
     let web = ServeDir::new(&state.web_dir)
         .append_index_html_on_directories(true)
         .not_found_service(axum::handler::HandlerWithoutStateExt::into_service(
@@ -142,6 +145,8 @@ pub fn router(state: AppState) -> Router {
         .route("/styles/{file}", get(styles::style))
         .route("/fonts/{stacks}/{file}", get(styles::glyphs))
         .nest_service("/vendor/maplibre-gl", maplibre)
+        .route_service("/report", public_page.clone())
+        .route_service("/report/", public_page)
         .route("/tiles/{name}", get(tiles::document))
         .route("/tiles/{layers}/{z}/{x}/{tile}", get(tiles::tile))
         .nest("/ogc", ogc::router())

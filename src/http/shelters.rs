@@ -472,6 +472,10 @@ impl<'a> ShelterRef<'a> {
     }
 }
 
+fn round_deg(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
+}
+
 /// A path as a GeoJSON LineString (WGS84).
 #[derive(Debug, Serialize)]
 struct LineStringJson {
@@ -483,7 +487,12 @@ impl LineStringJson {
     fn new(path: &[geo::Coord<f64>]) -> Self {
         LineStringJson {
             r#type: "LineString",
-            coordinates: path.iter().map(|c| [c.x, c.y]).collect(),
+            // 1e-7° (about 1 cm), like every other coordinate the API answers with, so a
+            // point given in another CRS and converted draws the same path.
+            coordinates: path
+                .iter()
+                .map(|c| [round_deg(c.x), round_deg(c.y)])
+                .collect(),
         }
     }
 }
@@ -549,7 +558,7 @@ fn plan_json(
             json!({
                 "group": n,
                 "village": village,
-                "origin": {"lon": d.origin.x, "lat": d.origin.y},
+                "origin": {"lon": round_deg(d.origin.x), "lat": round_deg(d.origin.y)},
                 "people": d.people,
                 "cells": d.cells,
                 "placed": plan.placed_by_demand.get(n).copied().unwrap_or(0),

@@ -102,7 +102,7 @@ pub async fn tile(
         let cache = state.tiles.clone();
         let encoded = tokio::task::spawn_blocking(move || {
             let layers: Vec<&Layer> = chosen.iter().filter_map(|id| store.layer(id)).collect();
-            cache.get(&store, &layers, tile)
+            cache.get(&layers, tile)
         })
         .await
         .map_err(|e| ApiError::internal(format!("tile task failed: {e}")))?;

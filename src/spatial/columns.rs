@@ -20,6 +20,16 @@ pub enum PropertyValue<'a> {
 }
 
 impl<'a> PropertyValue<'a> {
+    pub fn to_owned_value(self) -> OwnedValue {
+        match self {
+            PropertyValue::Null => OwnedValue::Null,
+            PropertyValue::Text(s) => OwnedValue::Text(s.to_string()),
+            PropertyValue::Integer(i) => OwnedValue::Integer(i),
+            PropertyValue::Number(x) => OwnedValue::Number(x),
+            PropertyValue::Boolean(b) => OwnedValue::Boolean(b),
+        }
+    }
+
     pub fn to_json(self) -> Value {
         match self {
             PropertyValue::Null => Value::Null,

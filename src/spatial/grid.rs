@@ -38,8 +38,13 @@ fn parents(probes: &[Option<Coord<f64>>], parent: Option<&Layer>) -> Vec<u32> {
 impl Grid {
     /// Builds the grid from the layers playing the grid-cell, village, beat and town roles;
     /// `None` when there is no (polygon) grid-cell layer.
-    pub fn build(layers: &[Layer]) -> Option<Grid> {
-        let by_role = |role: Role| layers.iter().find(|l| l.def.role == Some(role));
+    pub fn build(layers: &[std::sync::Arc<Layer>]) -> Option<Grid> {
+        let by_role = |role: Role| {
+            layers
+                .iter()
+                .find(|l| l.def.role == Some(role))
+                .map(|l| &**l)
+        };
         let cells_layer = by_role(Role::GridCell)?;
         let cells = PolygonLocator::build(cells_layer, CELL_BUCKET_M)?;
         let probes: Vec<Option<Coord<f64>>> = (0..cells_layer.len())

@@ -6,7 +6,7 @@ use super::crs::Crs;
 use super::distance::Planar;
 use super::index::SpatialIndex;
 use super::validate::{self, Accepted};
-use crate::catalog::{GeometryKind, LayerDef};
+use crate::catalog::{GeometryKind, LayerDef, Repair};
 use crate::sources::{FeatureProblem, Location, RawFeature, RawItem, SourceError};
 use geo::{BoundingRect, Coord, CoordsIter, Intersects, MultiLineString, MultiPolygon, Rect};
 use rayon::prelude::*;
@@ -80,9 +80,28 @@ pub struct LoadReport {
     pub loaded: usize,
     /// One entry per skipped feature.
     pub problems: Vec<FeatureProblem>,
+    /// One entry per feature accepted after a repair (`repair = "make_valid"` in `[source]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<FeatureProblem>,
     #[serde(with = "duration_ms")]
     pub load_time: Duration,
+    /// Live edits of a PostGIS layer since it was loaded (`None` for a layer never edited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
 }
+
+/// What live edits did to a layer: how many were applied, and the last ones refused (the
+/// feature kept its last valid version), for the log, `/healthz` and the operator.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LiveReport {
+    pub applied: u64,
+    pub refused_total: u64,
+    /// The most recent refusals, newest last (at most [`LIVE_REFUSALS_KEPT`]).
+    pub refused: Vec<FeatureProblem>,
+}
+
+/// How many refused edits a layer's report keeps.
+pub const LIVE_REFUSALS_KEPT: usize = 50;
 
 /// How far reprojection moved features (measured at each feature's first vertex).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -197,9 +216,140 @@ pub struct Layer {
     extent: Option<Rect<f64>>,
     pub report: LoadReport,
     mercator: std::sync::OnceLock<Vec<Mercator>>,
+    /// This build of the layer, from the same counter as store generations; a tile whose area no
+    /// live edit touched keeps it, so its cached copy stays valid (see [`Layer::version_at`]).
+    generation: u64,
+    /// Live edits since the layer was loaded from its source: which version changed which area.
+    edits: Arc<Vec<Edit>>,
+}
+
+/// One applied live edit: the version it made and the area it changed (old and new shapes).
+#[derive(Debug, Clone, Copy)]
+struct Edit {
+    version: u64,
+    area: Rect<f64>,
+}
+
+/// How many edits a layer remembers for tile versions; older ones fold into the base
+/// generation (their tiles are re-rendered once more, never served stale).
+const EDIT_LOG: usize = 4096;
+
+static LAYER_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    LAYER_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Layer {
+    /// The version of this layer as seen inside `area` (lon/lat): the last live edit touching
+    /// it, else the build. Tile caches key on it, so an edit drops exactly the tiles of the
+    /// changed area and no request can see a tile older than the store it asked.
+    pub fn version_at(&self, area: Rect<f64>) -> u64 {
+        self.edits
+            .iter()
+            .rev()
+            .find(|e| e.area.intersects(&area))
+            .map_or(self.generation, |e| e.version)
+    }
+
+    /// The layer with live changes applied: features whose id is in `removed` go, `upserts`
+    /// (read from the source, in its CRS, checked by the same rules as a load) replace the
+    /// features with their ids or are added. An upsert that fails a rule is refused and
+    /// returned as a problem; whatever it would have replaced stays as it was.
+    ///
+    /// `replaces` names, per source key, the ids that row had before (an update may change the
+    /// id): they go only when the row's new version is accepted.
+    pub fn with_changes(
+        &self,
+        reading: Reading,
+        upserts: Vec<RawItem>,
+        replaces: &HashMap<String, Vec<String>>,
+        removed: &std::collections::HashSet<String>,
+    ) -> Changed {
+        let mut incoming = LayerBuilder::new(self.def.clone(), reading);
+        incoming.keys = Some(Vec::new());
+        incoming.push_batch(upserts);
+        let refused = std::mem::take(&mut incoming.problems);
+        let keys = incoming.keys.take().unwrap_or_default();
+        let incoming = incoming.assemble(Duration::ZERO);
+        let mut replaced: std::collections::HashSet<&str> =
+            (0..incoming.len()).map(|i| incoming.id(i)).collect();
+        for key in keys.iter().flatten() {
+            for old in replaces.get(key).into_iter().flatten() {
+                replaced.insert(old);
+            }
+        }
+        let mut area: Option<Rect<f64>> = None;
+        let mut widen = |r: Option<Rect<f64>>| {
+            if let Some(r) = r {
+                area = Some(area.map_or(r, |a| extent_of([a, r].into_iter()).unwrap_or(a)));
+            }
+        };
+        let mut merged = LayerBuilder::new(
+            self.def.clone(),
+            Reading::wgs84(self.report.location.clone()),
+        );
+        let mut kept = Vec::with_capacity(self.len());
+        let mut removed_count = 0;
+        for i in 0..self.len() {
+            let id = self.id(i);
+            if replaced.contains(id) || removed.contains(id) {
+                widen(self.geometry(i).bounding_rect());
+                removed_count += 1;
+                continue;
+            }
+            kept.push(i);
+        }
+        // Features already in a layer passed every rule when they came in: they are copied
+        // into the new layer as they are (re-checking 10,000 cell polygons per edit would cost
+        // more than the rest of the edit together).
+        let copy = |merged: &mut LayerBuilder, layer: &Layer, i: usize| {
+            merged.read += 1;
+            merged.accept(i, None, layer.checked(i));
+        };
+        for &i in &kept {
+            copy(&mut merged, self, i);
+        }
+        for i in 0..incoming.len() {
+            widen(incoming.geometry(i).bounding_rect());
+            copy(&mut merged, &incoming, i);
+        }
+        let added = incoming.len();
+        let mut layer = merged.assemble(self.report.load_time);
+        let mut report = self.report.clone();
+        report.loaded = layer.len();
+        // Features already in the store pass again; anything refused here is a bug made
+        // visible rather than a feature silently lost.
+        report.problems.append(&mut layer.report.problems);
+        let live = report.live.get_or_insert_with(LiveReport::default);
+        live.applied += (added + removed_count) as u64;
+        live.refused_total += refused.len() as u64;
+        live.refused.extend(refused.iter().cloned());
+        let excess = live.refused.len().saturating_sub(LIVE_REFUSALS_KEPT);
+        live.refused.drain(..excess);
+        layer.report = report;
+        layer.generation = self.generation;
+        let mut edits: Vec<Edit> = self.edits.iter().copied().collect();
+        if let Some(area) = area {
+            edits.push(Edit {
+                version: next_generation(),
+                area,
+            });
+        }
+        if edits.len() > EDIT_LOG {
+            let folded = edits.len() - EDIT_LOG / 2;
+            layer.generation = next_generation();
+            edits.drain(..folded);
+        }
+        layer.edits = Arc::new(edits);
+        Changed {
+            layer,
+            added,
+            removed: removed_count,
+            refused,
+        }
+    }
+
     /// Every feature's geometry in Web Mercator unit coordinates, computed on first use.
     pub fn mercator(&self) -> &[Mercator] {
         self.mercator.get_or_init(|| {
@@ -298,6 +448,23 @@ impl Layer {
         self.extent
     }
 
+    /// Feature `i` as the load rules accepted it, to be copied into another build.
+    fn checked(&self, i: usize) -> Checked {
+        Checked {
+            id: self.id(i).to_string(),
+            geometry: match self.geometry(i) {
+                GeometryRef::Point(c) => Accepted::Point(c),
+                GeometryRef::Lines(m) => Accepted::Lines(m.clone()),
+                GeometryRef::Polygons(m) => Accepted::Polygons(m.clone()),
+            },
+            values: (0..self.def.fields.len())
+                .map(|f| self.value(i, f).to_owned_value())
+                .collect(),
+            shift_m: None,
+            repaired: None,
+        }
+    }
+
     /// The feature's properties as a JSON object, in catalogue order.
     pub fn properties_json(&self, i: usize) -> serde_json::Map<String, serde_json::Value> {
         self.def
@@ -309,6 +476,18 @@ impl Layer {
     }
 }
 
+/// A layer after live changes, with what happened to them.
+#[derive(Debug)]
+pub struct Changed {
+    pub layer: Layer,
+    /// Features written (new or replacing one with the same id).
+    pub added: usize,
+    /// Features taken out (deleted, or replaced by a new version).
+    pub removed: usize,
+    /// Changes refused by the load rules; the features they would have changed stay.
+    pub refused: Vec<FeatureProblem>,
+}
+
 /// A feature that passed every per-feature rule (uniqueness of its id is checked on accept).
 struct Checked {
     id: String,
@@ -316,6 +495,8 @@ struct Checked {
     values: Vec<OwnedValue>,
     /// How far reprojection moved the first vertex (datum shifts only).
     shift_m: Option<f64>,
+    /// What a repair did, when the geometry was repaired (`repair = "make_valid"`).
+    repaired: Option<String>,
 }
 
 /// Why a feature was refused: its id (when it had one), the reason, and whether it was
@@ -356,8 +537,38 @@ fn check(
             }
         }
     }
+    // Kept only when a repair may need the original.
+    let original = (def.source.repair == Repair::MakeValid).then(|| feature.geometry.clone());
+    let mut repaired = None;
     let geometry = match validate::geometry(def.geometry, feature.geometry) {
         Ok(g) => g,
+        Err(reason) if reason.starts_with("invalid polygon") && original.is_some() => {
+            let polygons = match original {
+                Some(geo::Geometry::Polygon(p)) => MultiPolygon::new(vec![p]),
+                Some(geo::Geometry::MultiPolygon(m)) => m,
+                _ => return Err((Some(id), reason, false)),
+            };
+            let (fixed, change) =
+                crate::sources::gdal::repair::make_valid(&polygons).map_err(|e| {
+                    (
+                        Some(id.clone()),
+                        format!("{reason}; repair failed: {e}"),
+                        false,
+                    )
+                })?;
+            let accepted = validate::geometry(def.geometry, fixed.into()).map_err(|e| {
+                (
+                    Some(id.clone()),
+                    format!("{reason}; still invalid after repair: {e}"),
+                    false,
+                )
+            })?;
+            repaired = Some(format!(
+                "{reason} — repaired with MakeValid, area changed by {:.3}%",
+                change * 100.0
+            ));
+            accepted
+        }
         Err(reason) if crs.is_wgs84() => return Err((Some(id), reason, false)),
         Err(reason) => {
             return Err((
@@ -407,6 +618,7 @@ fn check(
         geometry,
         values,
         shift_m,
+        repaired,
     })
 }
 
@@ -428,6 +640,10 @@ pub struct LayerBuilder {
     columns: Vec<ColumnBuilder>,
     read: usize,
     problems: Vec<FeatureProblem>,
+    repaired: Vec<FeatureProblem>,
+    /// The source key of each accepted feature, kept only for live changes (which must know
+    /// which row became which feature).
+    keys: Option<Vec<Option<String>>>,
 }
 
 impl LayerBuilder {
@@ -452,6 +668,8 @@ impl LayerBuilder {
             columns,
             read: 0,
             problems: Vec::new(),
+            repaired: Vec::new(),
+            keys: None,
         }
     }
 
@@ -478,7 +696,16 @@ impl LayerBuilder {
         for (index, key, result) in checked {
             self.read += 1;
             match result {
-                Ok(feature) => {
+                Ok(mut feature) => {
+                    if let Some(note) = feature.repaired.take() {
+                        self.repaired.push(FeatureProblem {
+                            location: self.reading.location.clone(),
+                            index,
+                            key: key.clone(),
+                            id: Some(feature.id.clone()),
+                            reason: note,
+                        });
+                    }
                     if let Some(d) = feature.shift_m {
                         self.shift_sum += d;
                         self.shift_max = self.shift_max.max(d);
@@ -517,6 +744,9 @@ impl LayerBuilder {
             column.push(value);
         }
         self.ids.push(&feature.id);
+        if let Some(keys) = &mut self.keys {
+            keys.push(key);
+        }
     }
 
     /// Assembles the layer. Refuses it when most features landed outside the district: the
@@ -578,7 +808,9 @@ impl LayerBuilder {
                 read: self.read,
                 loaded,
                 problems: self.problems,
+                repaired: self.repaired,
                 load_time,
+                live: None,
             },
             def: self.def,
             ids: self.ids,
@@ -592,6 +824,8 @@ impl LayerBuilder {
             index,
             extent,
             mercator: std::sync::OnceLock::new(),
+            generation: next_generation(),
+            edits: Arc::default(),
         }
     }
 }

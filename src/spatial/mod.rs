@@ -7,6 +7,7 @@ pub mod distance;
 pub mod grid;
 pub mod index;
 pub mod layer;
+pub mod live;
 pub mod locator;
 pub mod store;
 pub mod topology;

@@ -23,9 +23,10 @@ pub enum StoreError {
 
 #[derive(Debug)]
 pub struct LayerStore {
-    layers: Vec<Layer>,
+    /// Shared between successive stores: a live edit of one layer rebuilds that layer only.
+    layers: Vec<Arc<Layer>>,
     /// The unit grid's locator and parent tables, when the catalogue has a grid-cell layer.
-    pub grid: Option<Grid>,
+    pub grid: Option<Arc<Grid>>,
     pub catalog: Catalog,
     pub load_time: Duration,
     /// Distinguishes successive loads, so caches never serve a tile of a replaced store.
@@ -68,14 +69,14 @@ impl LayerStore {
         let mut errors = Vec::new();
         for (_, result) in results {
             match result {
-                Ok(layer) => layers.push(layer),
+                Ok(layer) => layers.push(Arc::new(layer)),
                 Err(e) => errors.push(e),
             }
         }
         if !errors.is_empty() {
             return Err(StoreError::Sources(errors));
         }
-        let grid = Grid::build(&layers);
+        let grid = Grid::build(&layers).map(Arc::new);
         Ok(LayerStore {
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             grid,
@@ -106,21 +107,58 @@ impl LayerStore {
         builder.finish(t.elapsed())
     }
 
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[Arc<Layer>] {
         &self.layers
     }
 
     pub fn layer(&self, id: &str) -> Option<&Layer> {
-        self.layers.iter().find(|l| l.def.id == id)
+        self.layers.iter().find(|l| l.def.id == id).map(|l| &**l)
     }
 
     /// The layer playing `role` (the catalogue allows one per role).
     pub fn by_role(&self, role: Role) -> Option<&Layer> {
-        self.layers.iter().find(|l| l.def.role == Some(role))
+        self.layers
+            .iter()
+            .find(|l| l.def.role == Some(role))
+            .map(|l| &**l)
+    }
+
+    /// A new store with `layer` in place of the layer of the same id (a live edit): the other
+    /// layers are shared, the grid is rebuilt only when a layer it is made of changed.
+    pub fn with_layer(&self, layer: Layer) -> LayerStore {
+        let role = layer.def.role;
+        let layer = Arc::new(layer);
+        let layers: Vec<Arc<Layer>> = self
+            .layers
+            .iter()
+            .map(|l| {
+                if l.def.id == layer.def.id {
+                    layer.clone()
+                } else {
+                    l.clone()
+                }
+            })
+            .collect();
+        let grid_input = matches!(
+            role,
+            Some(Role::GridCell | Role::Village | Role::Beat | Role::Town)
+        );
+        let grid = if grid_input {
+            Grid::build(&layers).map(Arc::new)
+        } else {
+            self.grid.clone()
+        };
+        LayerStore {
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            grid,
+            layers,
+            catalog: self.catalog.clone(),
+            load_time: self.load_time,
+        }
     }
 
     pub fn feature_count(&self) -> usize {
-        self.layers.iter().map(Layer::len).sum()
+        self.layers.iter().map(|l| l.len()).sum()
     }
 }
 
@@ -183,5 +221,25 @@ impl SharedStore {
 
     pub fn replace(&self, store: LayerStore) {
         self.0.store(Arc::new(store));
+    }
+
+    /// Swaps in the layer `change` makes of the current one (a live edit), re-running it if a
+    /// reload swapped the store meanwhile, so neither loses the other's work. `None` from
+    /// `change` leaves the store as it is.
+    pub fn update_layer(&self, id: &str, mut change: impl FnMut(&Layer) -> Option<Layer>) -> bool {
+        loop {
+            let current = self.0.load_full();
+            let Some(layer) = current.layer(id) else {
+                return false;
+            };
+            let Some(new) = change(layer) else {
+                return false;
+            };
+            let next = Arc::new(current.with_layer(new));
+            let previous = self.0.compare_and_swap(&current, next);
+            if Arc::ptr_eq(&previous, &current) {
+                return true;
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ pub mod clip;
 pub mod encode;
 pub mod mercator;
 
-use crate::spatial::{Layer, LayerStore};
+use crate::spatial::Layer;
 use axum::body::Bytes;
 use geozero::mvt::{Message, Tile};
 use mercator::TileId;
@@ -74,7 +74,9 @@ pub(crate) fn finish(raw: Vec<u8>) -> Encoded {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    generation: u64,
+    /// The layers' versions over this tile's area ([`Layer::version_at`]): a reload or a live
+    /// edit touching the tile makes a new key, an edit elsewhere leaves it.
+    versions: Vec<u64>,
     layers: String,
     tile: TileId,
 }
@@ -110,9 +112,10 @@ impl TileCache {
     }
 
     /// The tile from the cache, rendering it on a miss (once, even under concurrent requests).
-    pub fn get(&self, store: &LayerStore, layers: &[&Layer], tile: TileId) -> Arc<Encoded> {
+    pub fn get(&self, layers: &[&Layer], tile: TileId) -> Arc<Encoded> {
+        let area = tile.bounds(encode::BUFFER / f64::from(encode::EXTENT));
         let key = Key {
-            generation: store.generation,
+            versions: layers.iter().map(|l| l.version_at(area)).collect(),
             layers: layers
                 .iter()
                 .map(|l| l.def.id.as_str())

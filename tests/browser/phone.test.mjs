@@ -351,7 +351,7 @@ async function testCases({ page, url, dispatcher, ours, theirs }) {
   const spot = [town.lon + 0.003, town.lat + 0.002];
   const place = await api(url, `/api/locate?lon=${spot[0]}&lat=${spot[1]}`);
   const klass = (await api(url, "/api/classes", { key: dispatcher })).majors[0].classes[0];
-  const report = (where, description) => api(url, "/api/cases", { method: "POST", body: { class: klass.code, lon: where[0], lat: where[1], description, channel: "hotline_12345" } });
+  const report = (where, description) => api(url, "/api/cases", { method: "POST", key: dispatcher, body: { class: klass.code, lon: where[0], lat: where[1], description, channel: "hotline_12345" } });
   const toFile = await report(spot, "手机测试：待立案");
   await page.waitForSelector(`#case-list tbody tr[data-id="${toFile.id}"]`, { timeout: 30_000 });
   await page.tap(`#case-list tbody tr[data-id="${toFile.id}"]`);

@@ -127,3 +127,26 @@ pub fn copy_layers() -> tempfile::TempDir {
     }
     dir
 }
+
+/// A copy of the catalogue whose `[source]` of each named layer is replaced by `source(id)`;
+/// the other layers read the GeoJSON demo (one catalogue may mix formats).
+pub fn catalogue(layers: &[&str], source: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = copy_layers();
+    for def in &catalog().layers {
+        let id = def.id.as_str();
+        let path = dir.path().join(format!("{id}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old = format!("path = \"{id}\"");
+        assert!(text.contains(&old), "{id}: {text}");
+        let new = if layers.contains(&id) {
+            source(id)
+        } else {
+            format!(
+                "path = \"{}\"",
+                demo_dir().join(format!("{id}.geojson")).display()
+            )
+        };
+        std::fs::write(&path, text.replace(&old, &new)).unwrap();
+    }
+    dir
+}

@@ -8,6 +8,7 @@
 //! is the integer 500 for an integer field, and anything that is not stays a string, for
 //! validation to report.
 
+pub mod repair;
 pub mod write;
 
 use super::text::{self, TextEncoding};

@@ -9,6 +9,7 @@
 //!
 //! [`writer`] is the other direction: `gridlink import` writing layers into tables.
 
+pub mod live;
 pub mod writer;
 
 use super::{BATCH, FeatureSink, LayerSource, Location, RawFeature, RawItem, SourceError};
@@ -36,7 +37,7 @@ pub struct PostgisSource {
     count: Option<u64>,
 }
 
-fn quote(name: &str) -> String {
+pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -231,6 +232,58 @@ fn column_expression(column: &str, pg_type: &str, kind: FieldType) -> String {
     }
 }
 
+/// The table's oid, `None` when there is no such table.
+pub(super) async fn table_oid(
+    conn: &mut PgConnection,
+    schema: &str,
+    name: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let relation = format!("{}.{}", quote(schema), quote(name));
+    let (oid,): (Option<i64>,) = sqlx::query_as("SELECT to_regclass($1)::oid::bigint")
+        .bind(&relation)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(oid)
+}
+
+/// The primary key's columns in key order (empty when the table has none).
+pub(super) async fn primary_key(
+    conn: &mut PgConnection,
+    oid: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "SELECT a.attname::text FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+         WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
+    )
+    .bind(oid)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(keys.into_iter().map(|(k,)| k).collect())
+}
+
+/// The table's column names in table order.
+pub(super) async fn column_names(
+    conn: &mut PgConnection,
+    oid: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    Ok(columns(conn, oid)
+        .await?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+async fn columns(conn: &mut PgConnection, oid: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+    )
+    .bind(oid)
+    .fetch_all(&mut *conn)
+    .await
+}
+
 async fn inspect(
     conn: &mut PgConnection,
     def: &LayerDef,
@@ -246,12 +299,7 @@ async fn inspect(
     };
     let db = |e: sqlx::Error| fail(format!("asking the database: {e}"));
     let relation = format!("{}.{}", quote(schema), quote(name));
-    let (oid,): (Option<i64>,) = sqlx::query_as("SELECT to_regclass($1)::oid::bigint")
-        .bind(&relation)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-    let Some(oid) = oid else {
+    let Some(oid) = table_oid(conn, schema, name).await.map_err(db)? else {
         return Err(fail(format!(
             "there is no table {schema}.{name} in the layers database (check `postgis` in \
              layers/{}.toml; without a schema it is public)",
@@ -269,15 +317,7 @@ async fn inspect(
             "the database user {user} may not read it: GRANT SELECT ON {schema}.{name} TO {user}"
         )));
     }
-    let keys: Vec<(String,)> = sqlx::query_as(
-        "SELECT a.attname::text FROM pg_index i \
-         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-         WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
-    )
-    .bind(oid)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+    let keys = primary_key(conn, oid).await.map_err(db)?;
     if keys.is_empty() {
         return Err(fail(format!(
             "the table has no primary key: gridlink names bad rows by it and applies edits by \
@@ -286,7 +326,7 @@ async fn inspect(
     }
     let key = keys
         .iter()
-        .map(|(k,)| format!("{}::text", quote(k)))
+        .map(|k| format!("{}::text", quote(k)))
         .collect::<Vec<_>>()
         .join(" || '/' || ");
     let geometries: Vec<(String, i32)> = sqlx::query_as(
@@ -329,14 +369,7 @@ async fn inspect(
             )));
         }
     };
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
-         WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-    )
-    .bind(oid)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+    let columns = columns(conn, oid).await.map_err(db)?;
     let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
     let matched = super::match_columns(def, &names, location)?;
     let select = def

@@ -203,7 +203,7 @@ pub async fn import(
     schema: &str,
     store: &LayerStore,
 ) -> Result<Vec<Imported>, PostgisError> {
-    let layers: Vec<&Layer> = store.layers().iter().collect();
+    let layers: Vec<&Layer> = store.layers().iter().map(|l| &**l).collect();
     import_layers(pool, schema, &layers).await
 }
 
