@@ -482,7 +482,39 @@ function showChemical() {
     return;
   }
   info.innerHTML = `${escapeHtml(c.name)} · CAS ${escapeHtml(c.cas)} · UN${escapeHtml(c.un)} · ${escapeHtml(c.hazard_class)} 类` +
-    (c.erg ? ` · ERG 指南 ${escapeHtml(c.erg.guide)} · ${c.erg.verified ? `<span class="ok">距离已核实</span>` : `<span class="warn">距离未核实</span>`}` : ` · <span class="warn">无 ERG 距离</span>`);
+    (c.erg ? ` · ERG 指南 ${escapeHtml(c.erg.guide)} · ${c.erg.verified ? `<span class="ok">距离已核实</span>` : `<span class="warn">距离未核实</span>`}` : ` · <span class="warn">无 ERG 距离</span>`) +
+    `<div id="em-responder"></div>`;
+  if (c.responder?.length) showResponder(c.id);
+}
+
+// The responder record: what a handling unit needs at the leak, each line with its source
+// (hover) so nobody mistakes a computed value for a card's.
+const RESPONDER = [
+  ["physical_state", "物态", (v) => ({ gas: "气体", liquefied_gas: "液化气体", liquid: "液体", solid: "固体" })[v] || v],
+  ["vapour_density", "蒸气密度（空气=1）", (v) => `${v}${v > 1 ? "（比空气重，积聚低洼处）" : "（比空气轻）"}`],
+  ["flash_point_c", "闪点", (v) => `${v} °C`],
+  ["explosive_limits", "爆炸极限", (_, p) => `${p.lower_pct}–${p.upper_pct} %（体积）`],
+  ["hazards", "主要危险", (v) => v],
+  ["ppe", "防护装备", (v) => v],
+  ["first_aid", "急救", (v) => v],
+  ["fire_fighting", "灭火", (v) => v],
+  ["spill", "泄漏处置（吸附/中和）", (v) => v],
+];
+
+async function showResponder(id) {
+  let c;
+  try {
+    c = await getJson(`/api/chemicals/${encodeURIComponent(id)}`);
+  } catch {
+    return;
+  }
+  const box = $("#em-responder");
+  if (!box || $("#em-chemical").value !== id || !c.responder) return;
+  const rows = RESPONDER.filter(([key]) => c.responder[key]).map(([key, label, show]) => {
+    const p = c.responder[key];
+    return `<dt>${label}</dt><dd data-field="${key}" title="来源：${escapeHtml(p.source)}">${escapeHtml(String(show(p.value, p)))}</dd>`;
+  });
+  box.innerHTML = `<details class="responder" open><summary>处置要点（各项来源见悬停提示）</summary><dl>${rows.join("")}</dl></details>`;
 }
 
 // ---------------------------------------------------------------------------------------------

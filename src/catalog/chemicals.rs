@@ -31,6 +31,10 @@ pub struct Chemical {
     /// has no ERG data for (the leak-zone analysis then refuses them rather than guess).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erg: Option<Erg>,
+    /// What a handling unit needs at a leak, each property with its source; `None` (or a
+    /// property left out) where no source was found — the table never guesses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responder: Option<super::responder::Responder>,
 }
 
 /// Where an ERG block's distances come from.
@@ -198,6 +202,29 @@ impl Erg {
     }
 }
 
+/// Why a spill block's `verified` flag contradicts its source, if it does: a block marked
+/// verified must name what it was checked against (`checked against …`) and must not still
+/// say it was only recalled. A copied block that kept the wrong flag is caught here.
+pub(crate) fn verified_claim_problem(d: &SpillDistances) -> Option<String> {
+    let lower = d.source.to_lowercase();
+    if !d.verified {
+        return None;
+    }
+    if lower.contains("not checked") || lower.contains("recalled") {
+        return Some(format!(
+            "verified = true, but the source says the numbers were not checked: {:?}",
+            d.source
+        ));
+    }
+    if !lower.contains("checked against") {
+        return Some(
+            "verified = true needs the source to say what copy it was checked against (\"checked against …\")"
+                .to_string(),
+        );
+    }
+    None
+}
+
 /// The ERG block as written in the file, before validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,6 +373,20 @@ mod tests {
         assert!(parse(&no_night).unwrap_err().contains("small"));
         let no_source = CHLORINE.replacen("source = \"test\"", "source = \" \"", 1);
         assert!(parse(&no_source).unwrap_err().contains("small.source"));
+    }
+
+    #[test]
+    fn a_verified_block_names_what_it_was_checked_against() {
+        let erg = parse(CHLORINE).expect("valid block");
+        let mut block = erg.small.clone();
+        block.source = "ERG2020 Table 1, checked against the printed guidebook".into();
+        assert_eq!(verified_claim_problem(&block), None);
+        block.source = "ERG2020 Table 1".into();
+        assert!(verified_claim_problem(&block).is_some_and(|p| p.contains("checked against")));
+        block.source = "ERG2020 Table 1 (recalled, NOT checked against the table)".into();
+        assert!(verified_claim_problem(&block).is_some_and(|p| p.contains("not checked")));
+        block.verified = false;
+        assert_eq!(verified_claim_problem(&block), None);
     }
 
     #[test]

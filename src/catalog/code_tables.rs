@@ -2,6 +2,8 @@
 
 use super::case_classes::{AffairsClass, CaseClass, CaseClassesFile, MajorClass, Urgency};
 use super::chemicals::{Chemical, ChemicalsFile};
+use super::plan_checks;
+use super::plans::Plans;
 use super::unit_types::{UnitType, UnitTypesFile};
 use super::{CatalogError, parse_toml, read_text};
 use std::collections::{HashMap, HashSet};
@@ -10,6 +12,9 @@ use std::path::Path;
 pub const UNIT_TYPES_FILE: &str = "unit_types.toml";
 pub const CASE_CLASSES_FILE: &str = "case_classes.toml";
 pub const CHEMICALS_FILE: &str = "chemicals.toml";
+pub const PLANS_FILE: &str = "plans.toml";
+/// Read only for the alert kinds plan triggers may name; the feeds own the file.
+pub const THRESHOLDS_FILE: &str = "thresholds.toml";
 
 #[derive(Debug, Clone)]
 pub struct CodeTables {
@@ -19,6 +24,8 @@ pub struct CodeTables {
     pub majors: Vec<MajorClass>,
     pub classes: Vec<CaseClass>,
     pub chemicals: Vec<Chemical>,
+    /// The special command headquarters and their plans.
+    pub plans: Plans,
     class_index: HashMap<String, usize>,
     chemical_index: HashMap<String, usize>,
 }
@@ -37,6 +44,14 @@ impl CodeTables {
         let chemicals: ChemicalsFile = parse_toml(&path, &read_text(&path)?)?;
         validate_chemicals(&path, &chemicals.chemical)?;
 
+        let path = tables_dir.join(PLANS_FILE);
+        let refs = plan_checks::References {
+            unit_types: &units.unit_type,
+            classes: classes.class.iter().map(|c| c.code.as_str()).collect(),
+            alert_kinds: plan_checks::alert_kinds(&tables_dir.join(THRESHOLDS_FILE))?,
+        };
+        let plans = plan_checks::load(&path, &refs)?;
+
         let class_index = index_by(classes.class.iter().map(|c| &c.code));
         let chemical_index = index_by(chemicals.chemical.iter().map(|c| &c.id));
         Ok(CodeTables {
@@ -46,6 +61,7 @@ impl CodeTables {
             majors: classes.major,
             classes: classes.class,
             chemicals: chemicals.chemical,
+            plans,
             class_index,
             chemical_index,
         })
@@ -232,6 +248,26 @@ fn validate_chemicals(file: &Path, chemicals: &[Chemical]) -> Result<(), Catalog
                 format!("chemical[{i}].source"),
                 format!("{}: every value needs its source", c.id),
             ));
+        }
+        if let Some(erg) = &c.erg {
+            for (name, block) in [("small", &erg.small), ("large", &erg.large)] {
+                if let Some(problem) = super::chemicals::verified_claim_problem(block) {
+                    return Err(CatalogError::field(
+                        file,
+                        format!("chemical[{i}].erg.{name}.verified"),
+                        format!("{}: {problem}", c.id),
+                    ));
+                }
+            }
+        }
+        if let Some(responder) = &c.responder {
+            responder.check().map_err(|message| {
+                CatalogError::field(
+                    file,
+                    format!("chemical[{i}].responder"),
+                    format!("{}: {message}", c.id),
+                )
+            })?;
         }
     }
     Ok(())

@@ -12,18 +12,27 @@ mod error;
 mod groups;
 pub mod hazard_grade;
 mod layer_def;
+mod plan_checks;
+mod plans;
+mod responder;
 mod unit_types;
 
 pub use case_classes::{
     AffairsClass, CaseClass, ClassKind, EMERGENCY_NUMBERS, Level, MajorClass, Urgency, Visibility,
 };
 pub use chemicals::{AppliedDistances, Chemical, Erg, ErgBasis, Spill, SpillDistances, TimeOfDay};
-pub use code_tables::CodeTables;
+pub use code_tables::{CodeTables, PLANS_FILE};
 pub use error::{CatalogError, parse_toml, read_text};
 pub use groups::GroupDef;
 pub use layer_def::{
     Access, FieldDef, FieldType, GeometryKind, LayerDef, Repair, Role, SourceDef, SourceFormat,
 };
+pub use plan_checks::MAX_DEADLINE_MIN;
+pub use plans::{
+    Category, Exposed, LeakExposure, LevelDef, Member, Plan, Plans, ResponseLevel, Signal,
+    SupplyItem, TaskKind, TaskTarget, TaskTemplate, TeamKind, TownMember, Trigger, ZoneSel,
+};
+pub use responder::{ExplosiveLimits, PhysicalState, Responder, Sourced};
 pub use unit_types::UnitType;
 
 use std::collections::{HashMap, HashSet};

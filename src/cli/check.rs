@@ -34,12 +34,14 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load(&config.layers_dir, &config.tables_dir)?;
     let tables = CodeTables::load(&config.tables_dir)?;
     println!(
-        "code tables: {} case classes, {} unit types, {} chemicals",
+        "code tables: {} case classes, {} unit types, {} chemicals, {} plans",
         tables.classes.len(),
         tables.unit_types.len(),
-        tables.chemicals.len()
+        tables.chemicals.len(),
+        tables.plans.plans.len()
     );
     let store = super::load_store(config, catalog)?;
+    super::check_plans(&config.tables_dir, &tables, &store)?;
     println!(
         "{:<22} {:<16} {:>9} {:>9} {:>9}",
         "layer", "title", "features", "skipped", "load ms"

@@ -113,6 +113,48 @@ pub fn load_store(
     )?)
 }
 
+/// Checks the plans' unit codes against the loaded unit layers and warns about team types no
+/// team has. Run at start, after the layers load, because the code tables load before the
+/// layers and cannot see unit codes. A catalogue without unit layers (a map-only catalogue)
+/// skips the unit check with a warning: there is nothing to check against.
+pub fn check_plans(
+    tables_dir: &std::path::Path,
+    tables: &crate::catalog::CodeTables,
+    store: &crate::spatial::LayerStore,
+) -> Result<(), crate::catalog::CatalogError> {
+    use crate::catalog::Role;
+    let file = tables_dir.join(crate::catalog::PLANS_FILE);
+    let units: Vec<_> = [Role::DistrictUnit, Role::TownUnit]
+        .into_iter()
+        .filter_map(|r| store.by_role(r))
+        .collect();
+    if units.is_empty() {
+        tracing::warn!(
+            "no unit layers loaded: the unit codes of {} are not checked",
+            file.display()
+        );
+    } else {
+        tables
+            .plans
+            .check_units(&file, |code| units.iter().any(|l| l.find(code).is_some()))?;
+    }
+    if let Some(teams) = store.by_role(Role::Team) {
+        let kinds: std::collections::HashSet<&str> = (0..teams.len())
+            .filter_map(|i| match teams.property(i, "kind") {
+                Some(crate::spatial::PropertyValue::Text(k)) => Some(k),
+                _ => None,
+            })
+            .collect();
+        for missing in tables.plans.missing_team_kinds(&kinds) {
+            tracing::warn!(
+                team_kind = missing,
+                "plans.toml: no team of this type in the teams layer; tasks asking for it cannot be staffed"
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match &cli.command {
         Command::GenData(args) => gen_data::run(&cli.config(None)?, args),

@@ -62,6 +62,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     // Refuse to start on a broken code table, before the slow part.
     let tables = CodeTables::load(&config.tables_dir)?;
     let store = load(config)?;
+    super::check_plans(&config.tables_dir, &tables, &store)?;
     for layer in store.layers() {
         for problem in &layer.report.problems {
             tracing::warn!(layer = %layer.def.id, at = %problem.place(), reason = %problem.reason, "skipped feature");

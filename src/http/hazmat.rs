@@ -1,7 +1,9 @@
 //! The hazardous-chemicals table and the leak-zone analysis.
 //!
 //! - `GET /api/chemicals?q=` — search by id, Chinese or English name (substring), CAS or UN number.
-//! - `GET /api/chemicals/{id}` — one chemical with its GB 18218 values and ERG distances.
+//! - `GET /api/chemicals/{id}` — one chemical with its GB 18218 values, ERG distances and
+//!   responder record (state, vapour density, flash point, explosive limits, hazards, PPE, first
+//!   aid, fire-fighting, spill), each property with its source.
 //! - `POST /api/hazmat/zone` — the ERG isolation and protective action zones of a release and
 //!   what lies in them (see `services::hazmat` for the model). Staff only: the answer lists
 //!   hazard sources and protected targets, which the public may not see.
@@ -47,6 +49,7 @@ fn chemical_summary(c: &Chemical) -> Value {
         "un": c.un,
         "hazard_class": c.hazard_class,
         "erg": erg_summary(c),
+        "responder": c.responder.as_ref().map(|r| r.present()),
     })
 }
 
@@ -382,6 +385,7 @@ mod tests {
             beta: 4.0,
             source: "test".into(),
             erg: None,
+            responder: None,
         }
     }
 

@@ -17,6 +17,7 @@ mod open311;
 mod openapi;
 pub mod params;
 mod photos;
+mod plans;
 mod public;
 pub mod render;
 mod search;
@@ -109,6 +110,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/chemicals", get(hazmat::chemicals))
         .route("/api/chemicals/{id}", get(hazmat::chemical))
         .route("/api/hazmat/zone", post(hazmat::zone))
+        .route("/api/plans", get(plans::list))
+        .route("/api/plans/{id}", get(plans::plan))
         .route("/api/classes", get(cases::classes))
         .route(
             "/api/cases",

@@ -418,6 +418,8 @@ async function testEmergency(page, url, key) {
   step("chlorine, large spill, night, wind from the north at 3 m/s: zones drawn, targets listed");
   await page.waitForSelector('#em-chemical option[value="chlorine"]', { state: "attached" });
   await page.selectOption("#em-chemical", "chlorine");
+  await page.waitForSelector('#em-responder dd[data-field="ppe"]', { timeout: 10_000 });
+  assert.match(await page.$eval('#em-responder dd[data-field="ppe"]', (e) => e.title), /ICSC 0126/, "the responder record shows chlorine's PPE with its source");
   await page.click("#em-run-zone");
   await page.waitForFunction(() => window.gridlink.lastHazmat?.chemical.id === "chlorine" && document.querySelector("#em-result-zone[data-ready]"), null, { timeout: 30_000 });
   const sent = await page.evaluate(() => window.gridlink.lastHazmatRequest);
