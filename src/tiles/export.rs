@@ -147,18 +147,16 @@ pub fn public_layers<'s>(
     };
     let mut out: Vec<&Layer> = Vec::new();
     for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let layer = store
-            .layer(name)
-            .ok_or_else(|| ExportError::UnknownLayer {
-                name: name.to_string(),
-                known: store
-                    .layers()
-                    .iter()
-                    .filter(|l| l.def.is_public())
-                    .map(|l| l.def.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            })?;
+        let layer = store.layer(name).ok_or_else(|| ExportError::UnknownLayer {
+            name: name.to_string(),
+            known: store
+                .layers()
+                .iter()
+                .filter(|l| l.def.is_public())
+                .map(|l| l.def.id.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        })?;
         if !layer.def.is_public() {
             return Err(ExportError::StaffLayer(name.to_string()));
         }
@@ -213,9 +211,7 @@ fn parse_bbox(given: &str) -> Result<Rect<f64>, ExportError> {
         return Err(bad("longitudes lie between -180 and 180"));
     }
     if !(-85.06..=85.06).contains(&south) || !(-85.06..=85.06).contains(&north) {
-        return Err(bad(
-            "latitudes lie between -85.05 and 85.05 (Web Mercator)",
-        ));
+        return Err(bad("latitudes lie between -85.05 and 85.05 (Web Mercator)"));
     }
     if west >= east || south >= north {
         return Err(bad(
@@ -386,11 +382,7 @@ impl<'s> Plan<'s> {
     /// Renders every tile and writes the archive to `out` (through a temporary file beside it,
     /// so a failed export never leaves a half-written archive under the final name).
     /// `progress` is told the number of tiles done after each batch.
-    pub fn write(
-        &self,
-        out: &Path,
-        mut progress: impl FnMut(u64),
-    ) -> Result<Summary, ExportError> {
+    pub fn write(&self, out: &Path, mut progress: impl FnMut(u64)) -> Result<Summary, ExportError> {
         let started = Instant::now();
         let tiles = self.tiles();
         let partial = out.with_extension("pmtiles.partial");
@@ -459,7 +451,10 @@ mod tests {
 
     #[test]
     fn zoom_ranges_are_read_and_checked() {
-        assert_eq!("10-17".parse::<Zooms>().unwrap(), Zooms { min: 10, max: 17 });
+        assert_eq!(
+            "10-17".parse::<Zooms>().unwrap(),
+            Zooms { min: 10, max: 17 }
+        );
         assert_eq!("14".parse::<Zooms>().unwrap(), Zooms { min: 14, max: 14 });
         for bad in ["17-10", "10-23", "a-b", "", "10-", "-3"] {
             assert!(bad.parse::<Zooms>().is_err(), "{bad:?} accepted");
