@@ -58,6 +58,8 @@ function use(map, archive, name) {
   offline.name = name;
   map.setStyle(STYLE, { diff: false, transformStyle });
   show();
+  // The archive's attribution opens the compact attribution box; on a phone it covers the map.
+  map.once("idle", () => document.querySelector(".maplibregl-ctrl-attrib")?.classList.remove("maplibregl-compact-show"));
   archive.getHeader().then((header) => {
     if (header.tileType !== MVT) throw new Error("不是矢量瓦片（MVT）文件");
     toast(`已切换到离线地图：${name}（${header.minZoom}–${header.maxZoom} 级）`);
