@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-deps.sh
-if [ ! -f web/node_modules/maplibre-gl/dist/maplibre-gl.js ]; then
+if [ ! -f web/node_modules/maplibre-gl/dist/maplibre-gl.js ] || [ ! -f web/node_modules/pmtiles/dist/pmtiles.js ]; then
   npm ci --prefix web --no-audit --no-fund
 fi
 exec cargo run --release -- serve --demo "$@"

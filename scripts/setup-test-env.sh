@@ -35,6 +35,6 @@ psql "${db_url%/*}/postgres" -qAt -c "SELECT 1 FROM pg_database WHERE datname = 
 psql "$db_url" -q -c "CREATE EXTENSION IF NOT EXISTS postgis"
 # The web map's packages, exactly as locked.
 cd "$(dirname "$0")/.."
-if [ ! -f web/node_modules/maplibre-gl/dist/maplibre-gl.js ] || [ ! -d web/node_modules/playwright-core ]; then
+if [ ! -f web/node_modules/maplibre-gl/dist/maplibre-gl.js ] || [ ! -f web/node_modules/pmtiles/dist/pmtiles.js ] || [ ! -d web/node_modules/playwright-core ]; then
   npm ci --prefix web --no-audit --no-fund >/dev/null
 fi

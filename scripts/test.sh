@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: environment set-up (GDAL client, PostgreSQL + PostGIS, Chromium, npm
 # packages), formatting, lints, unit and integration tests, and the browser tests of the map
-# (desktop, then phone width) and of the residents' page.
+# (desktop, then phone width), of the residents' page and of the offline map (PMTiles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
@@ -11,3 +11,4 @@ cargo test --all-targets --locked
 node tests/browser/map.test.mjs
 node tests/browser/phone.test.mjs
 node tests/browser/public.test.mjs
+node tests/browser/offline.test.mjs

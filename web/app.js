@@ -14,6 +14,7 @@ import * as view from "./view.js";
 import * as cases from "./cases.js";
 import * as appraisal from "./appraisal.js";
 import * as emergency from "./emergency.js";
+import * as offline from "./offline.js";
 
 // Exposed for the browser test and for debugging in the console.
 window.gridlink = Object.assign(window.gridlink || {}, { map: null, ready: false, lastLocate: null, lastAround: null });
@@ -285,7 +286,7 @@ async function loadCatalogue() {
 async function reloadForKey() {
   const map = window.gridlink.map;
   await loadCatalogue();
-  if (map) map.setStyle("/styles/district.json", { diff: false });
+  if (map) map.setStyle("/styles/district.json", { diff: false, transformStyle: offline.transformStyle });
   emergency.onKeyChange();
 }
 
@@ -310,6 +311,7 @@ async function main() {
   view.init(map);
   view.setDistrict(district?.extent);
   view.addControls(map, { onLocated: onMyLocation });
+  offline.init(map);
   // The padding before the first fit, so the district lands above a phone's panel.
   view.syncPadding(map);
   if (!placedByLink) view.fitDistrict(map, { animate: false });

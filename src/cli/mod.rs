@@ -1,6 +1,7 @@
 //! The `gridlink` command line: one module per subcommand.
 
 pub mod check;
+pub mod export;
 pub mod gen_data;
 pub mod glyphs;
 pub mod import;
@@ -66,6 +67,8 @@ pub enum Command {
     Postgis(postgis::Args),
     /// API keys: create (prints the key once), list, revoke.
     Keys(keys::Args),
+    /// Write offline files: `export pmtiles` (the public layers' tiles for a phone).
+    Export(export::Args),
     /// Render MapLibre glyph PBFs (digits, Latin, punctuation) from a TrueType font.
     Glyphs(glyphs::Args),
 }
@@ -163,6 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Import(args) => import::run(&cli.config(None)?, args),
         Command::Glyphs(args) => glyphs::run(args),
+        Command::Export(args) => export::run(&cli.config(None)?, args),
         Command::Keys(args) => keys::run(&cli.config(None)?, args),
         Command::Postgis(args) => postgis::run(&cli.config(None)?, args),
     }

