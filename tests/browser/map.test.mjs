@@ -374,6 +374,9 @@ async function testEmergency(page, url, key) {
   await page.click('#panel nav button[data-tab="emergency"]');
   await page.waitForSelector("#tab-emergency:not([hidden])");
   await page.waitForFunction(() => window.gridlink.alertsLoaded && window.gridlink.shelters && window.gridlink.stations, null, { timeout: 30_000 });
+  // The GeoJSON source is parsed in a worker: on a busy machine its features arrive a moment
+  // after the data is set.
+  await page.waitForFunction(() => window.gridlink.map.querySourceFeatures("shelters-live").length > 0, null, { timeout: 30_000 });
   const live = await page.evaluate(() => {
     const m = window.gridlink.map;
     return {
