@@ -4,7 +4,6 @@
 pub mod appraisal;
 pub mod clock;
 pub mod error;
-pub mod fanout;
 pub mod intake;
 pub mod keys;
 pub mod model;
@@ -18,4 +17,4 @@ pub use error::CaseError;
 pub use model::{Action, Actor, Case, Event, Role, Status};
 pub use public_view::{PublicCase, PublicPolicy, public_view};
 pub use service::{ActionRequest, CaseService, Report};
-pub use store::{CaseDb, CaseFilter};
+pub use store::{CaseFilter, CaseStore};

@@ -1,8 +1,9 @@
 //! `gridlink serve`: load the layers and serve the HTTP API.
 
-use crate::cases::{CaseDb, CaseService, Clock};
+use crate::cases::{CaseService, Clock};
 use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
+use crate::db::Db;
 use crate::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
 use crate::http::{AppState, router};
 use crate::services::Viewer;
@@ -111,7 +112,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
 const OVERDUE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn serve(config: Config, mut state: AppState) -> anyhow::Result<()> {
-    let db = CaseDb::connect(&config.database).await?;
+    let db = Db::connect(&config.database).await?;
     tracing::info!(backend = db.backend(), "case database ready");
     // The feeds share the case database (tables from the same migrations).
     state.feeds =

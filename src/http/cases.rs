@@ -6,9 +6,10 @@ use super::params::Params;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::cases::public_view::is_listable;
-use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report, unit_name};
+use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report};
 use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};
 use crate::catalog::Role;
+use crate::services::routing::unit_name;
 use crate::spatial::LayerStore;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -354,7 +355,7 @@ pub async fn list(
     let params = Params::parse(query.as_deref());
     let now = cases.clock.now();
     let filter = filter_from(&params, now)?;
-    let (found, total) = cases.db.list(&filter).await.map_err(ApiError::from)?;
+    let (found, total) = cases.store.list(&filter).await.map_err(ApiError::from)?;
     let items: Vec<Value> = found.iter().map(|c| case_json(&state, c, now)).collect();
     Ok(Json(json!({
         "caller": {"role": caller.actor.role.as_str(), "unit": caller.actor.unit, "name": caller.actor.name},
@@ -411,8 +412,8 @@ pub async fn get(
     caller.require_staff()?;
     let cases = service(&state)?;
     let id = case_id(&id)?;
-    let case = cases.db.get(id).await?;
-    let history = cases.db.events(id).await?;
+    let case = cases.store.get(id).await?;
+    let history = cases.store.events(id).await?;
     let now = cases.clock.now();
     let mut out = case_json(&state, &case, now);
     let history: Vec<Value> = history
@@ -438,7 +439,7 @@ pub async fn get(
         })
         .collect();
     let photo_info: Vec<PhotoView> = cases
-        .db
+        .store
         .photos_of_case(id)
         .await?
         .into_iter()

@@ -12,9 +12,7 @@ use super::params::{Params, point};
 use super::render::FeatureRef;
 use super::{ApiError, AppState};
 use crate::catalog::{Chemical, Role, Spill, TimeOfDay};
-use crate::services::hazmat::{
-    Analysis, CELL_CODE_CAP, Exposure, Group, Origin, Request, analyse_live,
-};
+use crate::services::hazmat::{Analysis, CELL_CODE_CAP, Exposure, Group, Origin, Request, analyse};
 use crate::spatial::Layer;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -362,7 +360,7 @@ pub async fn zone(
     };
     let store = state.store.snapshot();
     let live = super::shelters::live(&state).await?;
-    let analysis = analyse_live(&store, &state.tables, &request, caller.viewer, Some(&live))?;
+    let analysis = analyse(&store, &state.tables, &request, caller.viewer, &live)?;
     Ok(Json(analysis_json(&store, &analysis)))
 }
 

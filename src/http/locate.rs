@@ -1,7 +1,7 @@
 //! `GET /api/locate`: which cell, village, town, beat — and, with `class`, which unit.
 
 use super::params::Params;
-use super::render::{FeatureRef, round_m};
+use super::render::FeatureRef;
 use super::{ApiError, AppState};
 use crate::catalog::{CodeTables, Role};
 use crate::services::ServiceError;
@@ -9,6 +9,7 @@ use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
 use crate::services::routing::{Basis, route};
 use crate::spatial::LayerStore;
 use crate::spatial::crs::Crs;
+use crate::spatial::distance::round_m;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};

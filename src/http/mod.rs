@@ -61,7 +61,7 @@ pub struct AppState {
     /// Hydrological and weather feeds and their alerts; `None` runs without them.
     pub feeds: Option<crate::feeds::FeedService>,
     /// Live shelter occupancy and status (stored with the cases), applied over the shelter layer.
-    pub shelters: crate::services::occupancy::Occupancy,
+    pub shelters: crate::shelters::ShelterService,
     /// What the public sees of cases (`[public]` in gridlink.toml).
     pub public: crate::cases::PublicPolicy,
 }

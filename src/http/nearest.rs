@@ -1,13 +1,14 @@
 //! `GET /api/nearest/{layer}` and `GET /api/around`.
 
 use super::params::Params;
-use super::render::{FeatureRef, round_m};
+use super::render::FeatureRef;
 use super::{ApiError, AppState};
 use crate::catalog::Role;
-use crate::services::around::{MAX_RADIUS_M, around_live as around_report};
-use crate::services::nearest::{Filter, MAX_K, Query, nearest_live as nearest_features};
+use crate::services::around::{MAX_RADIUS_M, around as around_report};
+use crate::services::nearest::{Filter, MAX_K, Query, nearest as nearest_features};
 use crate::services::occupancy::Live;
 use crate::services::{ServiceError, Viewer};
+use crate::spatial::distance::round_m;
 use crate::spatial::{Layer, LayerStore};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -102,7 +103,7 @@ pub async fn nearest(
             filters,
             people,
         },
-        Some(&live),
+        &live,
     );
     Ok(Json(json!({
         "layer": layer.def.id,
@@ -122,7 +123,7 @@ pub async fn around(
     let radius = params.f64_in("radius", 1000.0, MAX_RADIUS_M)?;
     let live = super::shelters::live(&state).await?;
     let store = state.store.snapshot();
-    let report = around_report(&store, p, radius, caller.viewer, Some(&live))?;
+    let report = around_report(&store, p, radius, caller.viewer, &live)?;
     let location = report.location.as_ref().map(|at| {
         let part = |role: Role, index: Option<u32>| {
             store.by_role(role).zip(index).map(|(layer, i)| {

@@ -595,7 +595,7 @@ async fn find(
             ids: request_ids(raw)?,
             ..listable
         };
-        cases.db.list(&filter).await?.0
+        cases.store.list(&filter).await?.0
     } else {
         let codes = text(params, "service_code")
             .map(|raw| service_codes(tables, raw))
@@ -618,7 +618,7 @@ async fn find(
                 return Ok(Vec::new());
             }
         }
-        cases.db.list(&filter).await?.0
+        cases.store.list(&filter).await?.0
     };
     // A class may have turned private since: the code table has the last word.
     found.retain(|c| is_listable(c, tables));
@@ -636,7 +636,7 @@ async fn list_requests(
     let params = Params::parse(query.as_deref());
     let found = find(cases, &state.tables, &params).await?;
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
-    let notes: HashMap<i64, String> = cases.db.latest_public_notes(&ids).await?;
+    let notes: HashMap<i64, String> = cases.store.latest_public_notes(&ids).await?;
     let store = state.store.snapshot();
     let list: Vec<Value> = found
         .iter()
@@ -666,7 +666,7 @@ async fn get_request(
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(unknown)?;
-    let case = match cases.db.get(id).await {
+    let case = match cases.store.get(id).await {
         Ok(case) => case,
         Err(CaseError::NotFound(_)) => return Err(unknown()),
         Err(e) => return Err(e.into()),
@@ -676,7 +676,7 @@ async fn get_request(
     if !is_listable(&case, &state.tables) && !tracked {
         return Err(unknown());
     }
-    let history = cases.db.events(id).await?;
+    let history = cases.store.events(id).await?;
     let store = state.store.snapshot();
     let view = public_view(
         &case,

@@ -28,11 +28,11 @@ async fn public_may_see(
     hash: &str,
     tracked: Option<(i64, &str)>,
 ) -> Result<bool, ApiError> {
-    for (case_id, kind) in cases.db.photo_links(hash).await? {
+    for (case_id, kind) in cases.store.photo_links(hash).await? {
         if kind != "report" {
             continue;
         }
-        let case = cases.db.get(case_id).await?;
+        let case = cases.store.get(case_id).await?;
         if is_listable(&case, tables) && case.photos_public {
             return Ok(true);
         }
@@ -62,7 +62,7 @@ pub async fn photo(
         return Err(not_found());
     }
     // Recorded means linked to a committed case or step.
-    let Some(original_type) = cases.db.photo_type(&hash).await? else {
+    let Some(original_type) = cases.store.photo_type(&hash).await? else {
         return Err(not_found());
     };
     let thumb = matches!(params.get("thumb"), Some("1" | "true" | "yes"));

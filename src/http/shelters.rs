@@ -7,15 +7,16 @@
 
 use super::auth::Caller;
 use super::cases::{parse_body, service};
-use super::render::round_m;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::catalog::Role;
 use crate::services::allocate::{
     self, DEFAULT_DETOUR_FACTOR, Demand, MAX_DETOUR_FACTOR, MAX_PEOPLE, Plan, Scope, SkipReason,
 };
-use crate::services::occupancy::{Change, Live, ShelterError, ShelterStatus, history};
+use crate::services::occupancy::{Change, Live, ShelterError, ShelterStatus};
 use crate::services::{ServiceError, Viewer};
+use crate::shelters::history;
+use crate::spatial::distance::round_m;
 use crate::spatial::{Layer, LayerStore};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};

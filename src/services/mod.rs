@@ -9,6 +9,7 @@ pub mod hazmat;
 pub mod locate;
 pub mod nearest;
 pub mod occupancy;
+pub mod place;
 pub mod routing;
 pub mod search;
 pub mod siting;
