@@ -1,5 +1,9 @@
 //! Cases: reported problems moving through the workflow (report → file → dispatch → handle →
 //! verify → close), stored in SQLite or PostgreSQL, with API keys and appraisal.
+//!
+//! Floor 4 of the house (see the crate doc): uses `services` (place, routing), `spatial`,
+//! `db` (its own tables, in `store.rs` and `keys.rs`), `photos` and `catalog`. The rooms above
+//! (`feeds`, `shelters`, `tiles`, `http`) build on it — who acts, the clock — never the other way.
 
 pub mod appraisal;
 pub mod clock;

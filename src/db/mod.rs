@@ -6,8 +6,9 @@
 //! This folder knows connections, migrations, the health probe, this server's name among the
 //! servers sharing the database, the one [`on_db!`] dispatch over the two back ends and
 //! LISTEN/NOTIFY ([`notify`]). It knows no domain: each domain room keeps its own queries in
-//! its own `store.rs` and calls down here. It may import nothing from the crate (it sits
-//! beside `spatial/`, above `catalog/`).
+//! its own `store.rs` and calls down here. Floor 7 of the house (see the crate doc), under
+//! `spatial` (whose live PostGIS layers listen through [`notify`]): it imports nothing from
+//! the crate.
 //!
 //! The two back ends are two typed pools rather than sqlx's `Any` driver, so PostgreSQL keeps
 //! its own types and PostGIS functions; [`on_db!`] runs one body on either.

@@ -4,6 +4,9 @@
 //! `data/thresholds.toml`) raised once per upward crossing, each listing the flood-prone points
 //! and villages around the station so the duty officer knows where to send pumps and whom to
 //! warn.
+//!
+//! Floor 3 (see the crate doc): uses `cases` (the clock), `services`, `spatial`, `db` (its own
+//! tables, in `store.rs`) and `catalog`; `http` and `cli` above use it.
 
 pub mod alerts;
 pub mod error;

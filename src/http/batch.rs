@@ -461,19 +461,6 @@ fn geojson_row(index: usize, raw: &RawValue) -> Row {
     }
 }
 
-fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-}
-
 pub async fn locate_batch(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -523,7 +510,7 @@ pub async fn locate_batch(
         output,
     });
     let (tx, rx) = mpsc::channel::<Bytes>(4);
-    match content_type(&headers).as_deref() {
+    match super::params::content_type(&headers).as_deref() {
         Some("text/csv") => {
             tokio::spawn(stream_csv(batch, body, state.batch_limit, tx));
         }

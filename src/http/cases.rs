@@ -96,20 +96,6 @@ pub struct ReportBody {
     pub reporter: Option<String>,
 }
 
-/// Parses a JSON body with errors naming the field (serde_path_to_error).
-pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
-        ApiError::invalid(&field, format!("bad JSON body: {}", e.inner()))
-    })
-}
-
 /// Multipart text fields of a report that are not text.
 const REPORT_KINDS: [(&str, Kind); 3] = [
     ("lon", Kind::Number),
@@ -158,7 +144,7 @@ pub async fn create(
     let cases = service(&state)?;
     let WithPhotos { body, uploads } =
         super::multipart::read::<ReportBody, _>(request, &state, &REPORT_KINDS).await?;
-    let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+    let crs = super::params::body_crs(body.crs.as_deref())?;
     let p = match (body.lon, body.lat) {
         (Some(lon), Some(lat)) => super::params::point(lon, lat, &crs)?,
         (None, None) => {
@@ -270,31 +256,6 @@ fn flag(params: &Params, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-/// `bbox=minlon,minlat,maxlon,maxlat`, if given.
-pub fn bbox_param(params: &Params) -> Result<Option<[f64; 4]>, ApiError> {
-    Ok(match params.get("bbox") {
-        None | Some("") => None,
-        Some(raw) => {
-            let parts: Vec<f64> = raw
-                .split(',')
-                .map(|p| p.trim().parse::<f64>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| ApiError::invalid("bbox", "bbox is minlon,minlat,maxlon,maxlat"))?;
-            match parts.as_slice() {
-                [w, s, e, n] if parts.iter().all(|v| v.is_finite()) && w <= e && s <= n => {
-                    Some([*w, *s, *e, *n])
-                }
-                _ => {
-                    return Err(ApiError::invalid(
-                        "bbox",
-                        "bbox is minlon,minlat,maxlon,maxlat",
-                    ));
-                }
-            }
-        }
-    })
-}
-
 pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
     let text = |name: &str| {
         params
@@ -302,7 +263,7 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let bbox = bbox_param(params)?;
+    let bbox = params.bbox()?;
     let limit = params
         .get("limit")
         .filter(|s| !s.is_empty())

@@ -7,7 +7,7 @@
 //!   hazard sources and protected targets, which the public may not see.
 
 use super::auth::Caller;
-use super::cases::parse_body;
+use super::params::parse_body;
 use super::params::{Params, point};
 use super::render::FeatureRef;
 use super::{ApiError, AppState};
@@ -342,7 +342,7 @@ pub async fn zone(
             let what = "the incident's longitude and latitude, or a hazard_source id instead";
             let lon = required(lon, "lon", what)?;
             let lat = required(lat, "lat", what)?;
-            let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+            let crs = super::params::body_crs(body.crs.as_deref())?;
             Origin::Point(point(lon, lat, &crs)?)
         }
     };

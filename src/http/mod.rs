@@ -1,4 +1,6 @@
 //! The HTTP API. One router module per API area, composed here; handlers stay thin.
+//!
+//! Floor 2 (see the crate doc): may use every room below it; only `cli` uses it.
 
 mod appraisal;
 pub mod auth;
@@ -27,7 +29,6 @@ pub mod tiles;
 mod track;
 
 pub use error::ApiError;
-pub use tiles::CASES_LAYER;
 
 use crate::catalog::CodeTables;
 use crate::services::Viewer;

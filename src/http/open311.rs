@@ -313,15 +313,8 @@ async fn create_request(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, Open311Error> {
     let cases = service(&state)?;
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim();
-        if !essence.eq_ignore_ascii_case(FORM) {
+    if let Some(essence) = super::params::content_type(&headers) {
+        if essence != FORM {
             return Err(Open311Error::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("send the request as {FORM}, not {essence:?}"),

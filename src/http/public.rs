@@ -4,7 +4,7 @@
 //! coarsened places, never to the true ones — otherwise shrinking the box around a case would
 //! find its exact position.
 
-use super::cases::{bbox_param, service};
+use super::cases::service;
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::cases::public_view::{LOCATION_GRID_M, coarsen, is_listable, public_classes};
@@ -47,7 +47,7 @@ pub async fn cases(
 ) -> Result<Response, ApiError> {
     let cases = service(&state)?;
     let params = Params::parse(query.as_deref());
-    let bbox = bbox_param(&params)?;
+    let bbox = params.bbox()?;
     let limit = match params.get("limit").filter(|l| !l.is_empty()) {
         None => 200,
         Some(raw) => raw

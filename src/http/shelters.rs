@@ -6,7 +6,8 @@
 //! one transaction. A plan without `commit` changes nothing.
 
 use super::auth::Caller;
-use super::cases::{parse_body, service};
+use super::cases::service;
+use super::params::parse_body;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::catalog::Role;
@@ -420,7 +421,7 @@ fn demands(
                 )
             })?;
             let lat = lat.ok_or_else(|| ApiError::invalid("lat", "lat is required with lon"))?;
-            let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+            let crs = super::params::body_crs(body.crs.as_deref())?;
             let origin = super::params::point(lon, lat, &crs)?;
             let people = body
                 .people

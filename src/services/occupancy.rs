@@ -1,7 +1,7 @@
 //! Live shelter occupancy, the pure part: what shelter managers report during an emergency
 //! (people in, people out, open, closed, full) as one plain value, [`Live`], applied on top of
 //! the shelter layer, and the rules a report must keep ([`Change`]). Storing reports and
-//! telling the other servers is the `shelters` room's work (`crate::shelters`); every service
+//! telling the other servers is the work of the `shelters` room above; every service
 //! here takes the state as an argument.
 //!
 //! The shelter layer is the register — capacity, and occupancy and status as they were when it

@@ -4,8 +4,10 @@
 //!
 //! The pure part — the state as a value and the rules a report keeps — is
 //! [`crate::services::occupancy`], so allocation, nearest, around and hazmat take the state
-//! as an argument and never touch a database. This room may import `cases` (who acts),
-//! `services`, `spatial`, `db` and `catalog`; nothing above it.
+//! as an argument and never touch a database.
+//!
+//! Floor 3 (see the crate doc): uses `cases` (who acts), `services`, `spatial`, `db` (its own
+//! tables, in `store.rs`) and `catalog`; `http` and `cli` above use it.
 
 mod service;
 pub mod store;

@@ -4,10 +4,14 @@
 //! feature ids. Work per tile: an R-tree window query per layer, then projection, clipping,
 //! simplification and encoding of what it returns ([`encode`]). Encoded tiles are kept in a
 //! size-bounded LRU cache (moka), with an ETag, gzip-compressed once when first asked for.
+//!
+//! Floor 3 (see the crate doc): uses `cases` (the case layer's dots), `spatial` and `catalog`;
+//! `http` serves the tiles and `cli` renders the glyphs.
 
 pub mod cases;
 pub mod clip;
 pub mod encode;
+pub mod glyphs;
 pub mod mercator;
 
 use crate::spatial::Layer;
