@@ -110,8 +110,8 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    /// A row that could not be answered: its id and position, and why.
-    fn failed(id: &'a str, position: Position, e: &'a ApiError) -> Self {
+    /// A row's line before anything is known of it.
+    fn new(id: &'a str, position: Position) -> Self {
         Line {
             id,
             position,
@@ -123,11 +123,19 @@ impl<'a> Line<'a> {
             candidates: Vec::new(),
             unit: None,
             basis: None,
+            error: None,
+        }
+    }
+
+    /// A row that could not be answered: its id and position, and why.
+    fn failed(id: &'a str, position: Position, e: &'a ApiError) -> Self {
+        Line {
             error: Some(ErrorOut {
                 code: e.code,
                 message: &e.message,
                 field: e.field.as_deref(),
             }),
+            ..Line::new(id, position)
         }
     }
 }
@@ -223,19 +231,7 @@ impl Batch {
         let mut out = Vec::with_capacity(rows.len() * 120);
         for (k, row) in rows.iter().enumerate() {
             tally.points += 1;
-            let mut line = Line {
-                id: &row.id,
-                position: row.position,
-                cell: None,
-                village: None,
-                town: None,
-                beat: None,
-                ambiguous: None,
-                candidates: Vec::new(),
-                unit: None,
-                basis: None,
-                error: None,
-            };
+            let mut line = Line::new(&row.id, row.position);
             let mut error = errors[k].take();
             if let (None, Ok((lon, lat, _))) = (&error, &row.point) {
                 match placed[k].take() {

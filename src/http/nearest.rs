@@ -82,18 +82,7 @@ pub async fn nearest(
                 ),
             ));
         }
-        Some(raw) => Some(
-            raw.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "people",
-                        format!("people must be a whole number of people, got {raw:?}"),
-                    )
-                })?,
-        ),
+        Some(_) => params.count("people", "people")?,
     };
     let known = ["lon", "lat", "crs", "k", "max_distance", "people"];
     let filters = params

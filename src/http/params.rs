@@ -95,6 +95,24 @@ impl Params {
         Ok(value)
     }
 
+    /// A whole number of `what` (people, places), not negative, if given.
+    pub fn count(&self, name: &str, what: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name)
+            .map(|raw| {
+                raw.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            name,
+                            format!("{name} must be a whole number of {what}, got {raw:?}"),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
     /// `crs` (WGS84 when absent): see [`parse_crs`].
     pub fn crs(&self) -> Result<Crs, ApiError> {
         parse_crs("crs", self.get("crs"))

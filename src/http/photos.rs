@@ -4,7 +4,7 @@
 //! but staff gets the re-encoded copy without EXIF (no GPS position, no camera serial). A photo
 //! the caller may not see is a 404, exactly like one that does not exist.
 
-use super::auth::{Caller, caller_for};
+use super::auth::Caller;
 use super::cases::service;
 use super::params::Params;
 use super::{ApiError, AppState};
@@ -53,10 +53,7 @@ pub async fn photo(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
-    let caller = match params.get("key") {
-        Some(key) if !header_caller.actor.is_staff() => caller_for(&state, Some(key)).await?,
-        _ => header_caller,
-    };
+    let caller = header_caller.or_query_key(&state, &params).await?;
     let cases = service(&state)?;
     if !is_hash(&hash) {
         return Err(not_found());

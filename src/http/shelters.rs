@@ -163,21 +163,7 @@ pub async fn list(
         .filter(|s| !s.is_empty())
         .map(status_param)
         .transpose()?;
-    let min_free = params
-        .get("min_free")
-        .map(|raw| {
-            raw.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "min_free",
-                        format!("min_free must be a whole number of places, got {raw:?}"),
-                    )
-                })
-        })
-        .transpose()?;
+    let min_free = params.count("min_free", "places")?;
     let live = live(&state).await?;
     let store = state.store.snapshot();
     let layer = shelter_layer(&store, caller.viewer)?;

@@ -3,7 +3,7 @@
 //! live.
 //! Browsers' EventSource cannot send headers, so the key may also come as `?key=`.
 
-use super::auth::{Caller, caller_for};
+use super::auth::Caller;
 use super::cases::{CaseView, service};
 use super::params::Params;
 use super::{ApiError, AppState};
@@ -20,10 +20,7 @@ pub async fn stream(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
-    let caller = match params.get("key") {
-        Some(key) if !header_caller.actor.is_staff() => caller_for(&state, Some(key)).await?,
-        _ => header_caller,
-    };
+    let caller = header_caller.or_query_key(&state, &params).await?;
     caller.require_staff()?;
     let cases = service(&state)?;
     let changes = BroadcastStream::new(cases.subscribe());
