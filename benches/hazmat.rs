@@ -18,9 +18,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use geo::Coord;
-use gridlink::cases::{CaseDb, CaseService, Clock, Role as CaseRole, keys};
+use gridlink::cases::{CaseService, Clock, Role as CaseRole, keys};
 use gridlink::catalog::Role;
 use gridlink::catalog::{CodeTables, Spill, TimeOfDay};
+use gridlink::db::Db;
 use gridlink::http::{AppState, router};
 use gridlink::services::Viewer;
 use gridlink::services::allocate::{self, Demand, Scope, Zone};
@@ -55,7 +56,8 @@ fn bench(c: &mut Criterion) {
         wind_speed_ms: speed,
     };
     let worst = request("chlorine", Spill::Large, 4.0);
-    let answer = analyse(&store, &tables, &worst, Viewer::Staff).expect("analysis");
+    let live = Live::default();
+    let answer = analyse(&store, &tables, &worst, Viewer::Staff, &live).expect("analysis");
     eprintln!(
         "large chlorine night: {} cells, {} exposure features",
         answer.cells.as_ref().map_or(0, |c| c.count),
@@ -77,7 +79,6 @@ fn bench(c: &mut Criterion) {
         allocate::people_in_area(&store, &geo::MultiPolygon(vec![protective]), Scope::Covered)
             .expect("people");
     let shelters = store.by_role(Role::Shelter).expect("shelters");
-    let live = Live::default();
     let plan_request = |demands: Vec<Demand>, exclude: Vec<Zone>| allocate::Request {
         demands,
         exclude,
@@ -144,7 +145,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 std::hint::black_box(
-                    analyse(&store, &tables, &req, Viewer::Staff).expect("analysis"),
+                    analyse(&store, &tables, &req, Viewer::Staff, &live).expect("analysis"),
                 )
             })
         });
@@ -164,7 +165,7 @@ fn bench(c: &mut Criterion) {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let (service, key) = runtime.block_on(async {
-        let db = CaseDb::connect_sqlite(&dir.path().join("cases.sqlite"))
+        let db = Db::connect_sqlite(&dir.path().join("cases.sqlite"))
             .await
             .expect("sqlite");
         let now = 1_795_910_400_000;

@@ -12,8 +12,9 @@
 //! Target: p99 ≤ 2 s.
 
 use gridlink::catalog::Catalog;
+use gridlink::cli::import::postgis as writer;
 use gridlink::sources::SourceContext;
-use gridlink::sources::postgis::{live, writer};
+use gridlink::sources::postgis::live;
 use gridlink::spatial::{GeometryRef, Layer, LayerStore, SharedStore};
 use sqlx::Connection;
 use std::sync::{Arc, Mutex};

@@ -17,6 +17,7 @@ use geo::{Contains, Coord, Point};
 use gridlink::catalog::Role;
 use gridlink::services::locate::{DEFAULT_TOLERANCE_M, locate_many};
 use gridlink::services::nearest::{Query, nearest};
+use gridlink::services::occupancy::Live;
 use gridlink::spatial::{GeometryRef, LayerStore};
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
@@ -113,12 +114,13 @@ fn bench(c: &mut Criterion) {
         k: 5,
         ..Query::default()
     };
+    let live = Live::default();
     let mut group = c.benchmark_group("nearest");
     let mut i = 0;
     group.bench_function("k=5 shelters", |b| {
         b.iter(|| {
             i = (i + 7919) % points.len();
-            std::hint::black_box(nearest(shelters, points[i], &query))
+            std::hint::black_box(nearest(shelters, points[i], &query, &live))
         });
     });
     group.finish();

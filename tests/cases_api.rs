@@ -897,10 +897,10 @@ async fn servers_sharing_postgresql_see_each_others_changes() {
         std::process::id()
     );
     let url = common::cases::pg_url();
-    let db_a = gridlink::cases::CaseDb::connect_postgres_schema(&url, &schema)
+    let db_a = gridlink::db::Db::connect_postgres_schema(&url, &schema)
         .await
         .unwrap();
-    let db_b = gridlink::cases::CaseDb::connect_postgres_schema(&url, &schema)
+    let db_b = gridlink::db::Db::connect_postgres_schema(&url, &schema)
         .await
         .unwrap();
     let clock = gridlink::cases::Clock::fixed(START_MS);

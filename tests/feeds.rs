@@ -848,3 +848,76 @@ async fn the_replay_drives_alerts_end_to_end() {
         server.abort();
     }
 }
+
+/// Two servers sharing one PostgreSQL: an alert one of them raises, and its end, show on the
+/// other's stream, with the stored alert's id and station.
+#[tokio::test]
+async fn servers_sharing_postgresql_see_each_others_alerts() {
+    use gridlink::feeds::AlertEvent;
+    use gridlink::feeds::reading::parse_json;
+    let schema = format!(
+        "t_{}_{}_alerts",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        std::process::id()
+    );
+    let url = common::cases::pg_url();
+    let clock = gridlink::cases::Clock::fixed(START_MS);
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let db = gridlink::db::Db::connect_postgres_schema(&url, &schema)
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432");
+        let feeds = FeedService::start(
+            db,
+            common::shared_store().clone(),
+            feed_config(),
+            clock.clone(),
+        )
+        .await
+        .expect("feed service starts");
+        servers.push(feeds);
+    }
+    let (a, b) = (&servers[0], &servers[1]);
+    let mut heard = b.subscribe();
+    let gauge = station_of(Role::RainGauge, 0);
+    let ingest = |value: f64, minutes_ago: i64| {
+        let body = json!([reading(
+            &gauge,
+            START_MS - minutes_ago * MINUTE,
+            "rain_1h",
+            value
+        )]);
+        parse_json(body.to_string().as_bytes()).expect("readings parse")
+    };
+    let raised = a.ingest(ingest(80.0, 20)).await.expect("stored");
+    assert_eq!(raised.alerts.len(), 1, "80 mm/h raises one alert at A");
+    match next_alert(&mut heard).await {
+        AlertEvent::Raised(alert) => {
+            assert_eq!(alert.id, raised.alerts[0].id);
+            assert_eq!(alert.station, gauge);
+            assert_eq!(alert.value, 80.0);
+        }
+        other => panic!("expected the raised alert, got {other:?}"),
+    }
+    let ended = a.ingest(ingest(1.0, 10)).await.expect("stored");
+    assert_eq!(ended.ended, 1, "1 mm/h ends it at A");
+    match next_alert(&mut heard).await {
+        AlertEvent::Ended { id, end_value, .. } => {
+            assert_eq!(id, raised.alerts[0].id);
+            assert_eq!(end_value, 1.0);
+        }
+        other => panic!("expected the end, got {other:?}"),
+    }
+}
+
+async fn next_alert(
+    heard: &mut tokio::sync::broadcast::Receiver<gridlink::feeds::AlertEvent>,
+) -> gridlink::feeds::AlertEvent {
+    tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
+        .await
+        .expect("heard within 5 s")
+        .expect("the stream is open")
+}

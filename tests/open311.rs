@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use common::cases::{BACKENDS, CaseApp, START_MS, TEST_CLASS, TEST_POINT, case_app, routed_unit};
 use common::{demo_store, send, tables};
 use gridlink::cases::clock::rfc3339;
-use gridlink::cases::service::unit_name;
+use gridlink::services::routing::unit_name;
 use serde_json::{Value, json};
 
 const HOUR: i64 = 3_600_000;

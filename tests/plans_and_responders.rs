@@ -179,7 +179,7 @@ fn a_chlorine_leak_over_a_protected_target_proposes_hazardous_chemicals_level_ii
             wind_from_deg: 90.0,
             wind_speed_ms: 3.0,
         };
-        let a = analyse(store, &t, &request, Viewer::Staff).expect("zone");
+        let a = analyse(store, &t, &request, Viewer::Staff, &Default::default()).expect("zone");
         let found = exposures(&a);
         let hazmat = t
             .plans

@@ -703,7 +703,8 @@ fn migrations_before_0004(backend: &str) -> tempfile::TempDir {
 
 #[tokio::test]
 async fn migration_0004_marks_old_citizens_reports_from_their_report_event() {
-    use gridlink::cases::{CaseDb, CaseFilter};
+    use gridlink::cases::{CaseFilter, CaseStore};
+    use gridlink::db::Db;
     // SQLite.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.sqlite");
@@ -722,7 +723,7 @@ async fn migration_0004_marks_old_citizens_reports_from_their_report_event() {
         sqlx::raw_sql(OLD_ROWS).execute(&pool).await.unwrap();
         pool.close().await;
     }
-    let sqlite = CaseDb::connect_sqlite(&path).await.unwrap();
+    let sqlite = CaseStore::new(Db::connect_sqlite(&path).await.unwrap());
     // PostgreSQL, in a schema of its own.
     let schema = format!(
         "t_{}_{}_m4",
@@ -761,9 +762,7 @@ async fn migration_0004_marks_old_citizens_reports_from_their_report_event() {
         .unwrap();
         pool.close().await;
     }
-    let postgres = CaseDb::connect_postgres_schema(&url, &schema)
-        .await
-        .unwrap();
+    let postgres = CaseStore::new(Db::connect_postgres_schema(&url, &schema).await.unwrap());
     for db in [sqlite, postgres] {
         let (cases, _) = db
             .list(&CaseFilter {

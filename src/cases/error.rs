@@ -7,10 +7,6 @@ use super::workflow::Refusal;
 pub enum CaseError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://…")]
-    BadUrl(String),
     #[error("no case {0}")]
     NotFound(i64),
     #[error("{field}: {message}")]

@@ -5,7 +5,7 @@
 
 use super::error::{CaseError, Result};
 use super::model::NewCase;
-use super::store::CaseDb;
+use super::store::CaseStore;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most cases in one transaction.
@@ -20,7 +20,7 @@ pub struct Intake {
 
 impl Intake {
     /// Starts the writer task on the current runtime.
-    pub fn start(db: CaseDb) -> Intake {
+    pub fn start(db: CaseStore) -> Intake {
         let (queue, mut incoming) = mpsc::channel::<(NewCase, Reply)>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut batch: Vec<(NewCase, Reply)> = Vec::with_capacity(MAX_BATCH);

@@ -248,7 +248,7 @@ fn public_photo(entry: &str) -> PublicPhoto {
 }
 
 /// The public view of a case. `public_note` is the newest note written for the public (see
-/// `CaseDb::latest_public_notes`, or the last one in [`public_history`]).
+/// `CaseStore::latest_public_notes`, or the last one in [`public_history`]).
 pub fn public_view(
     case: &Case,
     public_note: Option<&str>,
@@ -270,7 +270,7 @@ pub fn public_view(
     let agency_responsible = case
         .dispatched_at
         .and(case.unit.as_deref())
-        .map(|u| super::service::unit_name(store, u).unwrap_or_else(|| u.to_string()));
+        .map(|u| crate::services::routing::unit_name(store, u).unwrap_or_else(|| u.to_string()));
     PublicCase {
         id: case.id,
         class: case.class.clone(),

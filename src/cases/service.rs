@@ -1,25 +1,41 @@
 //! The case service: what the API does with cases, independent of HTTP. Reports are located,
 //! checked for duplicates and group-committed; actions go through the workflow table, compute
 //! the case's next state (routing, deadlines) and are written with optimistic locking, so of
-//! two actors racing the same transition exactly one wins. Every change is broadcast (SSE).
+//! two actors racing the same transition exactly one wins. Every change goes to this server's
+//! stream and case layer at once and, through [`crate::db::notify`], to the other servers
+//! sharing the database, which read the case again and show it too.
 
 use super::clock::Clock;
 use super::error::{CaseError, Result};
 use super::intake::Intake;
 use super::model::{Action, Actor, Case, NewCase, Role, Status};
-use super::store::{CaseDb, NewEvent};
+use super::store::{CaseStore, NewEvent};
 use super::workflow;
 use crate::catalog::{CodeTables, Level, Role as LayerRole};
+use crate::db::Db;
+use crate::db::notify::{Fanout, Followed};
 use crate::photos::{PhotoError, PhotoStore};
-use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
-use crate::services::routing::{Basis, route};
+use crate::services::locate::DEFAULT_TOLERANCE_M;
+use crate::services::place::place;
+use crate::services::routing::unit_level;
 use crate::spatial::LayerStore;
 use crate::spatial::distance::metres;
 use geo::Coord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
+
+/// The channel on which servers sharing one PostgreSQL announce case changes.
+pub const CHANNEL: &str = "gridlink_cases";
+
+/// What a server tells the others of a change: which case, and what happened to it. They read
+/// the case again (a case does not fit in a notice).
+#[derive(Debug, Serialize, Deserialize)]
+struct Notice {
+    id: i64,
+    kind: String,
+}
 
 /// Open cases of the same class this close are listed as possible duplicates of a new report.
 pub const DUPLICATE_RADIUS_M: f64 = 50.0;
@@ -130,17 +146,16 @@ impl CaseDot {
 
 #[derive(Debug, Clone)]
 pub struct CaseService {
-    pub db: CaseDb,
+    /// The application database (shared with the other domains).
+    pub db: Db,
+    /// The case tables in it.
+    pub store: CaseStore,
     pub clock: Clock,
     intake: Intake,
-    changes: broadcast::Sender<Change>,
+    changes: Fanout<Change>,
     /// Every case's position and status, for the case layer in tiles.
     dots: Arc<RwLock<BTreeMap<i64, CaseDot>>>,
     keys: moka::sync::Cache<String, Option<Actor>>,
-    /// This server's name in PostgreSQL change notices.
-    instance: Arc<str>,
-    /// True once this server LISTENs for other servers' changes (PostgreSQL only).
-    fanout_ready: tokio::sync::watch::Sender<bool>,
     /// Where uploaded photos are stored (shared by every clone; set once at start-up).
     photos: Arc<std::sync::OnceLock<PhotoStore>>,
 }
@@ -155,44 +170,70 @@ pub struct Reported {
 }
 
 impl CaseService {
-    /// Starts the intake on the current runtime and loads the case layer.
-    pub async fn start(db: CaseDb, clock: Clock) -> Result<CaseService> {
-        let dots = db
+    /// Starts the intake on the current runtime, loads the case layer and follows the other
+    /// servers' changes.
+    pub async fn start(db: Db, clock: Clock) -> Result<CaseService> {
+        let store = CaseStore::new(db.clone());
+        let service = CaseService {
+            intake: Intake::start(store.clone()),
+            changes: Fanout::new(CHANNEL, 1024),
+            db,
+            clock,
+            dots: Arc::new(RwLock::new(BTreeMap::new())),
+            keys: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(30))
+                .build(),
+            photos: Arc::new(std::sync::OnceLock::new()),
+            store,
+        };
+        service.load_dots().await?;
+        let this = service.clone();
+        service
+            .changes
+            .follow(&service.db, move |heard: Followed<Notice>| {
+                let this = this.clone();
+                async move { this.hear(heard).await }
+            })
+            .await;
+        Ok(service)
+    }
+
+    /// Reads every case's dot for the case layer.
+    async fn load_dots(&self) -> Result<()> {
+        let dots = self
+            .store
             .all_cases()
             .await?
             .iter()
             .map(|c| (c.id, CaseDot::of(c)))
             .collect();
-        let (changes, _) = broadcast::channel(1024);
-        let instance: [u8; 8] = rand::random();
-        let service = CaseService {
-            intake: Intake::start(db.clone()),
-            db,
-            clock,
-            changes,
-            dots: Arc::new(RwLock::new(dots)),
-            keys: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(std::time::Duration::from_secs(30))
-                .build(),
-            instance: hex::encode(instance).into(),
-            fanout_ready: tokio::sync::watch::Sender::new(false),
-            photos: Arc::new(std::sync::OnceLock::new()),
-        };
-        super::fanout::listen(service.clone());
-        Ok(service)
+        if let Ok(mut current) = self.dots.write() {
+            *current = dots;
+        }
+        Ok(())
     }
 
-    /// Waits until this server hears other servers' changes (returns at once on SQLite, where
-    /// there are none), so a caller need not guess how long LISTEN takes.
-    pub async fn fanout_ready(&self) {
-        if matches!(self.db, CaseDb::Postgres(_)) {
-            let _ = self.fanout_ready.subscribe().wait_for(|ready| *ready).await;
+    /// Another server's change: read the case and show it here; after a gap, read the case
+    /// layer again (the stream's clients missed those changes either way).
+    async fn hear(&self, heard: Followed<Notice>) {
+        match heard {
+            Followed::Notice(notice) => match self.store.get(notice.id).await {
+                Ok(case) => self.publish_local(&notice.kind, &case),
+                Err(e) => tracing::warn!("case {} announced but unreadable: {e}", notice.id),
+            },
+            Followed::Missed => {
+                if let Err(e) = self.load_dots().await {
+                    tracing::warn!("re-reading the case layer failed: {e}");
+                }
+            }
         }
     }
 
-    pub(super) fn mark_fanout_ready(&self) {
-        self.fanout_ready.send_replace(true);
+    /// Waits until this server hears other servers' changes (at once on SQLite), so a caller
+    /// need not guess how long LISTEN takes.
+    pub async fn fanout_ready(&self) {
+        self.changes.ready().await;
     }
 
     /// Stores uploaded photos here from now on (once; later calls are ignored).
@@ -226,15 +267,11 @@ impl CaseService {
         let mut unclaimed = Vec::new();
         for key in created {
             let hash = key.filename().and_then(|name| name.get(..64)).unwrap_or("");
-            if matches!(self.db.photo_type(hash).await, Ok(None)) {
+            if matches!(self.store.photo_type(hash).await, Ok(None)) {
                 unclaimed.push(key.clone());
             }
         }
         store.remove(&unclaimed).await;
-    }
-
-    pub fn instance(&self) -> &str {
-        &self.instance
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -263,10 +300,16 @@ impl CaseService {
             .unwrap_or_default()
     }
 
-    /// Tells this server's clients and the other servers.
+    /// Tells this server's clients and the other servers (without waiting for the latter:
+    /// the answer to the request does not depend on them).
     fn publish(&self, kind: &str, case: &Case) {
         self.publish_local(kind, case);
-        super::fanout::announce(&self.db, &self.instance, case.id, kind);
+        let (changes, db) = (self.changes.clone(), self.db.clone());
+        let notice = Notice {
+            id: case.id,
+            kind: kind.to_string(),
+        };
+        tokio::spawn(async move { changes.announce(&db, &notice).await });
     }
 
     /// Tells this server's clients (stream subscribers, the case layer).
@@ -275,7 +318,7 @@ impl CaseService {
             dots.insert(case.id, CaseDot::of(case));
         }
         let now = self.clock.now();
-        let _ = self.changes.send(Change {
+        self.changes.publish(Change {
             kind: kind.to_string(),
             overdue: case.is_overdue(now),
             case: case.clone(),
@@ -366,7 +409,8 @@ impl CaseService {
             x: report.lon,
             y: report.lat,
         };
-        let place = Place::of(store, p)?;
+        let placed = place(store, tables, p, None, DEFAULT_TOLERANCE_M, 0)?;
+        let codes = placed.codes(store);
         let now = self.clock.now();
         let (tracking_token, track_hash) = if citizen {
             let (token, hash) = super::public_view::new_token();
@@ -392,10 +436,10 @@ impl CaseService {
             reporter: report.reporter.filter(|r| !r.trim().is_empty()),
             lon: p.x,
             lat: p.y,
-            cell: place.cell.clone(),
-            village: place.village.clone(),
-            town: place.town.clone(),
-            ambiguous: place.ambiguous,
+            cell: codes.cell.map(str::to_string),
+            village: codes.village.map(str::to_string),
+            town: codes.town.map(str::to_string),
+            ambiguous: codes.ambiguous,
             unit: None,
             unit_basis: None,
             reported_at: now,
@@ -461,7 +505,7 @@ impl CaseService {
             DUPLICATE_RADIUS_M / per_lat * 1.01,
         );
         let near = self
-            .db
+            .store
             .open_in_box(class, [p.x - dx, p.y - dy, p.x + dx, p.y + dy])
             .await?;
         let mut out: Vec<(Case, f64)> = near
@@ -495,7 +539,7 @@ impl CaseService {
                 ),
             )
         })?;
-        let case = self.db.get(id).await?;
+        let case = self.store.get(id).await?;
         if let Some(v) = request.version
             && v != case.version
         {
@@ -568,24 +612,15 @@ impl CaseService {
                     x: case.lon,
                     y: case.lat,
                 };
-                let place = Place::of(store, p)?;
-                next.cell = place.cell.clone();
-                next.village = place.village;
-                next.town = place.town;
-                next.ambiguous = place.ambiguous;
-                let cell = place.cell.unwrap_or_default();
-                let routing = route(store, tables, &case.class, p, &cell, 1)?;
-                if let Some((choice, basis)) = routing.responsible
-                    && let Some(layer) = store.by_role(choice.role)
-                {
-                    next.unit = Some(layer.id(choice.index).to_string());
-                    next.unit_basis = Some(
-                        match basis {
-                            Basis::Jurisdiction => "jurisdiction",
-                            Basis::Nearest => "nearest",
-                        }
-                        .to_string(),
-                    );
+                let placed = place(store, tables, p, Some(&case.class), DEFAULT_TOLERANCE_M, 1)?;
+                let codes = placed.codes(store);
+                next.cell = codes.cell.map(str::to_string);
+                next.village = codes.village.map(str::to_string);
+                next.town = codes.town.map(str::to_string);
+                next.ambiguous = codes.ambiguous;
+                if let Some((unit, basis)) = placed.unit(store) {
+                    next.unit = Some(unit.to_string());
+                    next.unit_basis = Some(basis.as_str().to_string());
                 }
                 data.insert("unit".into(), next.unit.clone().into());
                 data.insert("basis".into(), next.unit_basis.clone().into());
@@ -703,7 +738,7 @@ impl CaseService {
             data: serde_json::Value::Object(data),
         };
         let created = self.store_photos(&request.uploads).await?;
-        let after = match self.db.apply(&next, case.version, &event).await {
+        let after = match self.store.apply(&next, case.version, &event).await {
             Ok(after) => after,
             Err(e) => {
                 self.forget_photos(&created).await;
@@ -746,7 +781,7 @@ impl CaseService {
                 });
             }
         }
-        let events = self.db.events_between(from, to).await?;
+        let events = self.store.events_between(from, to).await?;
         let at = to.min(self.clock.now());
         let open_overdue: Vec<String> = self
             .dots()
@@ -761,7 +796,7 @@ impl CaseService {
     pub async fn sweep_overdue(&self) -> Result<Vec<i64>> {
         let now = self.clock.now();
         let mut flagged = Vec::new();
-        for case in self.db.newly_overdue(now).await? {
+        for case in self.store.newly_overdue(now).await? {
             let mut next = case.clone();
             next.overdue_flag = true;
             next.updated_at = now;
@@ -777,7 +812,7 @@ impl CaseService {
                 uploads: Vec::new(),
                 data: serde_json::json!({"deadline": case.deadline}),
             };
-            match self.db.apply(&next, case.version, &event).await {
+            match self.store.apply(&next, case.version, &event).await {
                 Ok(after) => {
                     flagged.push(after.id);
                     self.publish("overdue", &after);
@@ -902,57 +937,4 @@ fn check_photos(photos: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Which level a unit code belongs to, if it is a handling unit at all.
-pub fn unit_level(store: &LayerStore, code: &str) -> Option<Level> {
-    for (role, level) in [
-        (LayerRole::DistrictUnit, Level::District),
-        (LayerRole::TownUnit, Level::Town),
-    ] {
-        if store.by_role(role).and_then(|l| l.find(code)).is_some() {
-            return Some(level);
-        }
-    }
-    None
-}
-
-/// The unit's display name, for Open311's `agency_responsible` and the web page.
-pub fn unit_name(store: &LayerStore, code: &str) -> Option<String> {
-    [LayerRole::DistrictUnit, LayerRole::TownUnit]
-        .into_iter()
-        .find_map(|role| {
-            let layer = store.by_role(role)?;
-            let i = layer.find(code)?;
-            layer.label(i).map(str::to_string)
-        })
-}
-
-/// Where a point is in the grid, as codes.
-struct Place {
-    cell: Option<String>,
-    village: Option<String>,
-    town: Option<String>,
-    ambiguous: bool,
-}
-
-impl Place {
-    fn of(store: &LayerStore, p: Coord<f64>) -> Result<Place> {
-        let grid = store
-            .grid
-            .as_ref()
-            .ok_or(crate::services::ServiceError::NoGrid)?;
-        let at = locate(grid, p, DEFAULT_TOLERANCE_M)
-            .ok_or(crate::services::ServiceError::OutsideDistrict { lon: p.x, lat: p.y })?;
-        let code = |role: LayerRole, i: Option<u32>| {
-            let layer = store.by_role(role)?;
-            i.map(|i| layer.id(i as usize).to_string())
-        };
-        Ok(Place {
-            cell: code(LayerRole::GridCell, Some(at.cell)),
-            village: code(LayerRole::Village, at.village),
-            town: code(LayerRole::Town, at.town),
-            ambiguous: at.is_ambiguous(),
-        })
-    }
 }

@@ -1,62 +1,15 @@
-//! The case store: SQLite (embedded default, one WAL file) or PostgreSQL/PostGIS, through sqlx,
-//! with the same SQL and the same behaviour. Each public method is one transaction.
-//!
-//! The two back ends are kept as two typed pools rather than sqlx's `Any` driver so PostgreSQL
-//! keeps its own types and PostGIS functions; the `on_pool!` macro runs the same body on either.
+//! The case store: the case tables of the application database (cases, their events, API keys,
+//! photo links), on SQLite or PostgreSQL with the same SQL and the same behaviour. Each public
+//! method is one transaction. Connections, migrations and the back-end dispatch are
+//! [`crate::db`]'s.
 
 use super::error::{CaseError, Result};
 use super::model::{Case, Event, NewCase, Status};
+use crate::db::{Db, on_db, postgres_sql, sqlite_sql};
 use crate::photos::PhotoInfo;
 use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::str::FromStr;
-use std::time::Duration;
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-#[derive(Debug, Clone)]
-pub enum CaseDb {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// Runs `$body` with `$pool` bound to whichever pool the store has and `$sql` rewritten to the
-/// back end's placeholders (`?` for SQLite, `$1…` for PostgreSQL).
-macro_rules! on_pool {
-    ($db:expr, $text:expr, |$pool:ident, $sql:ident| $body:expr) => {
-        match $db {
-            CaseDb::Sqlite($pool) => {
-                let $sql: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed($text);
-                $body
-            }
-            CaseDb::Postgres($pool) => {
-                let $sql: std::borrow::Cow<'_, str> = std::borrow::Cow::Owned(numbered($text));
-                $body
-            }
-        }
-    };
-}
-
-/// `?` → `$1, $2, …`: the back ends share SQL written with SQLite's placeholders, PostgreSQL
-/// gets them numbered (the SQL in gridlink never has `?` inside string literals).
-pub fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
 const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version, public_report, public_description, photos_public, track_hash";
 
@@ -129,14 +82,11 @@ macro_rules! event_from_row {
 /// Records an uploaded photo (once) and links it to a case, inside the caller's transaction:
 /// the case or step and its photos commit together or not at all.
 macro_rules! link_photo {
-    ($db:expr, $conn:expr, $photo:expr, $case_id:expr, $kind:expr, $now:expr) => {{
+    ($sql:expr, $conn:expr, $photo:expr, $case_id:expr, $kind:expr, $now:expr) => {{
         const PHOTO: &str = "INSERT INTO photos (hash, content_type, bytes, width, height, exif_lon, exif_lat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING";
         const LINK: &str =
             "INSERT INTO case_photos (hash, case_id, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
-        let (photo_sql, link_sql) = match $db {
-            CaseDb::Sqlite(_) => (PHOTO.to_string(), LINK.to_string()),
-            CaseDb::Postgres(_) => (numbered(PHOTO), numbered(LINK)),
-        };
+        let (photo_sql, link_sql) = ($sql(PHOTO), $sql(LINK));
         let photo: &PhotoInfo = $photo;
         sqlx::query(&photo_sql)
             .bind(&photo.hash)
@@ -197,97 +147,27 @@ pub struct CaseFilter {
     pub offset: i64,
 }
 
-/// A stored API key (only the hash of the secret is kept).
-#[derive(Debug, Clone)]
-pub struct StoredKey {
-    pub id: i64,
-    pub prefix: String,
-    pub role: String,
-    pub unit: Option<String>,
-    pub label: Option<String>,
-}
-
 fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-impl CaseDb {
-    /// Opens (creating if needed) and migrates the database at `url`: `sqlite:PATH`, a plain
-    /// path, or `postgres://…`.
-    pub async fn connect(url: &str) -> Result<CaseDb> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
-            Self::connect_postgres(options).await
-        } else {
-            let path = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url);
-            if path.is_empty() {
-                return Err(CaseError::BadUrl(url.to_string()));
-            }
-            Self::connect_sqlite(std::path::Path::new(path)).await
-        }
-    }
+/// The case tables of the application database. Derefs to the [`Db`] it reads.
+#[derive(Debug, Clone)]
+pub struct CaseStore {
+    db: Db,
+}
 
-    /// SQLite in WAL mode with `synchronous = FULL`: a commit is on disk when it returns, which
-    /// is what "durable before the 2xx" needs (NORMAL could lose the last commits on power loss).
-    pub async fn connect_sqlite(path: &std::path::Path) -> Result<CaseDb> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                CaseError::invalid("database", format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(CaseDb::Sqlite(pool))
-    }
+impl std::ops::Deref for CaseStore {
+    type Target = Db;
 
-    pub async fn connect_postgres(options: PgConnectOptions) -> Result<CaseDb> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect_with(options)
-            .await?;
-        POSTGRES_MIGRATIONS.run(&pool).await?;
-        Ok(CaseDb::Postgres(pool))
+    fn deref(&self) -> &Db {
+        &self.db
     }
+}
 
-    /// PostgreSQL with every table in `schema` (created if missing): tests and several
-    /// deployments can share one database.
-    pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<CaseDb> {
-        if !schema
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(CaseError::invalid("schema", "letters, digits and _ only"));
-        }
-        let base = PgConnectOptions::from_str(url)?;
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(base.clone())
-            .await?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .execute(&admin)
-            .await?;
-        admin.close().await;
-        Self::connect_postgres(base.options([("search_path", format!("{schema},public"))])).await
-    }
-
-    pub fn backend(&self) -> &'static str {
-        match self {
-            CaseDb::Sqlite(_) => "sqlite",
-            CaseDb::Postgres(_) => "postgres",
-        }
+impl CaseStore {
+    pub fn new(db: Db) -> CaseStore {
+        CaseStore { db }
     }
 
     /// Stores new cases and their `report` events in one transaction (the group commit of the
@@ -302,15 +182,16 @@ impl CaseDb {
         if cases.is_empty() {
             return Ok(Vec::new());
         }
-        match self {
-            CaseDb::Sqlite(pool) => insert_cases_sqlite(self, pool, cases).await,
-            CaseDb::Postgres(pool) => insert_cases_postgres(self, pool, cases).await,
+        match self.db.pool() {
+            crate::db::Pool::Sqlite(pool) => insert_cases_sqlite(pool, cases).await,
+            crate::db::Pool::Postgres(pool) => insert_cases_postgres(pool, cases).await,
         }
     }
 
     pub async fn get(&self, id: i64) -> Result<Case> {
         let text = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?");
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
             match row {
                 Some(row) => Ok(case_from_row!(&row)),
@@ -321,7 +202,8 @@ impl CaseDb {
 
     pub async fn events(&self, case_id: i64) -> Result<Vec<Event>> {
         let text = format!("SELECT {EVENT_COLUMNS} FROM case_events WHERE case_id = ? ORDER BY id");
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| -> Result<Event> { Ok(event_from_row!(row)) })
@@ -333,7 +215,8 @@ impl CaseDb {
     pub async fn events_between(&self, from: i64, to: i64) -> Result<Vec<Event>> {
         let text =
             format!("SELECT {EVENT_COLUMNS} FROM case_events WHERE at >= ? AND at < ? ORDER BY id");
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let rows = sqlx::query(&sql)
                 .bind(from)
                 .bind(to)
@@ -358,7 +241,8 @@ impl CaseDb {
         let text = format!(
             "SELECT case_id, public_note FROM case_events WHERE id IN (SELECT MAX(id) FROM case_events WHERE case_id IN ({marks}) AND public_note IS NOT NULL GROUP BY case_id)"
         );
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let mut query = sqlx::query(&sql);
             for id in case_ids {
                 query = query.bind(*id);
@@ -375,7 +259,8 @@ impl CaseDb {
     /// The cases a stored photo belongs to, with how (`report` or `event`).
     pub async fn photo_links(&self, hash: &str) -> Result<Vec<(i64, String)>> {
         const TEXT: &str = "SELECT case_id, kind FROM case_photos WHERE hash = ? ORDER BY case_id";
-        on_pool!(self, TEXT, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(TEXT);
             let rows = sqlx::query(&sql).bind(hash).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| -> Result<(i64, String)> {
@@ -388,7 +273,8 @@ impl CaseDb {
     /// What is recorded of the photos stored with a case (staff see sizes and EXIF hints).
     pub async fn photos_of_case(&self, case_id: i64) -> Result<Vec<PhotoInfo>> {
         const TEXT: &str = "SELECT DISTINCT p.hash, p.content_type, p.bytes, p.width, p.height, p.exif_lon, p.exif_lat FROM photos p JOIN case_photos l ON l.hash = p.hash WHERE l.case_id = ? ORDER BY p.hash";
-        on_pool!(self, TEXT, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(TEXT);
             let rows = sqlx::query(&sql).bind(case_id).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| -> Result<PhotoInfo> {
@@ -409,7 +295,8 @@ impl CaseDb {
     /// The content type of a stored photo, if it is recorded at all.
     pub async fn photo_type(&self, hash: &str) -> Result<Option<String>> {
         const TEXT: &str = "SELECT content_type FROM photos WHERE hash = ?";
-        on_pool!(self, TEXT, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(TEXT);
             let row = sqlx::query(&sql).bind(hash).fetch_optional(pool).await?;
             Ok(match row {
                 Some(row) => Some(row.try_get("content_type")?),
@@ -428,11 +315,8 @@ impl CaseDb {
     ) -> Result<Case> {
         const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, public_description = ?, photos_public = ?, version = version + 1 WHERE id = ? AND version = ?";
         const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        on_pool!(self, UPDATE, |pool, update| {
-            let insert_event = match self {
-                CaseDb::Sqlite(_) => INSERT_EVENT.to_string(),
-                CaseDb::Postgres(_) => numbered(INSERT_EVENT),
-            };
+        on_db!(self.db, |pool, sql| {
+            let (update, insert_event) = (sql(UPDATE), sql(INSERT_EVENT));
             let mut tx = pool.begin().await?;
             let done = sqlx::query(&update)
                 .bind(case.status.as_str())
@@ -479,7 +363,7 @@ impl CaseDb {
                 .execute(&mut *tx)
                 .await?;
             for photo in &event.uploads {
-                link_photo!(self, &mut *tx, photo, case.id, "event", case.updated_at);
+                link_photo!(sql, &mut *tx, photo, case.id, "event", case.updated_at);
             }
             tx.commit().await?;
             let mut after = case.clone();
@@ -569,15 +453,13 @@ impl CaseDb {
                 q
             }};
         }
-        on_pool!(self, &count_text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let list_sql = sql(&list_text);
+            let sql = sql(&count_text);
             let total: i64 = bind_all!(sqlx::query(&sql))
                 .fetch_one(pool)
                 .await?
                 .try_get(0)?;
-            let list_sql = match self {
-                CaseDb::Sqlite(_) => list_text.clone(),
-                CaseDb::Postgres(_) => numbered(&list_text),
-            };
             let rows = bind_all!(sqlx::query(&list_sql))
                 .bind(f.limit)
                 .bind(f.offset)
@@ -597,7 +479,8 @@ impl CaseDb {
             "SELECT {CASE_COLUMNS} FROM cases WHERE class = ? AND status NOT IN ({}) AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ? ORDER BY id LIMIT 100",
             Status::sql_list(&Status::FINISHED)
         );
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let rows = sqlx::query(&sql)
                 .bind(class)
                 .bind(bbox[0])
@@ -618,7 +501,8 @@ impl CaseDb {
             "SELECT {CASE_COLUMNS} FROM cases WHERE overdue = ? AND status IN ({}) AND deadline < ? ORDER BY id LIMIT 1000",
             Status::sql_list(&Status::ON_CLOCK)
         );
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let rows = sqlx::query(&sql)
                 .bind(false)
                 .bind(now)
@@ -633,95 +517,13 @@ impl CaseDb {
     /// Every case (for the map's case layer at start-up), oldest first.
     pub async fn all_cases(&self) -> Result<Vec<Case>> {
         let text = format!("SELECT {CASE_COLUMNS} FROM cases ORDER BY id");
-        on_pool!(self, &text, |pool, sql| {
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(&text);
             let rows = sqlx::query(&sql).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| -> Result<Case> { Ok(case_from_row!(row)) })
                 .collect()
         })
-    }
-
-    pub async fn insert_key(
-        &self,
-        hash: &str,
-        prefix: &str,
-        role: &str,
-        unit: Option<&str>,
-        label: Option<&str>,
-        now: i64,
-    ) -> Result<i64> {
-        const TEXT: &str = "INSERT INTO api_keys (hash, prefix, role, unit, label, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id";
-        on_pool!(self, TEXT, |pool, sql| {
-            let id: i64 = sqlx::query(&sql)
-                .bind(hash)
-                .bind(prefix)
-                .bind(role)
-                .bind(unit)
-                .bind(label)
-                .bind(now)
-                .fetch_one(pool)
-                .await?
-                .try_get(0)?;
-            Ok(id)
-        })
-    }
-
-    pub async fn find_key(&self, hash: &str) -> Result<Option<StoredKey>> {
-        const TEXT: &str = "SELECT id, prefix, role, unit, label FROM api_keys WHERE hash = ? AND revoked_at IS NULL";
-        on_pool!(self, TEXT, |pool, sql| {
-            let row = sqlx::query(&sql).bind(hash).fetch_optional(pool).await?;
-            match row {
-                None => Ok(None),
-                Some(row) => Ok(Some(StoredKey {
-                    id: row.try_get("id")?,
-                    prefix: row.try_get("prefix")?,
-                    role: row.try_get("role")?,
-                    unit: row.try_get("unit")?,
-                    label: row.try_get("label")?,
-                })),
-            }
-        })
-    }
-
-    pub async fn list_keys(&self) -> Result<Vec<StoredKey>> {
-        const TEXT: &str = "SELECT id, prefix, role, unit, label FROM api_keys WHERE revoked_at IS NULL ORDER BY id";
-        on_pool!(self, TEXT, |pool, sql| {
-            let rows = sqlx::query(&sql).fetch_all(pool).await?;
-            let mut out = Vec::new();
-            for row in &rows {
-                out.push(StoredKey {
-                    id: row.try_get("id")?,
-                    prefix: row.try_get("prefix")?,
-                    role: row.try_get("role")?,
-                    unit: row.try_get("unit")?,
-                    label: row.try_get("label")?,
-                });
-            }
-            Ok(out)
-        })
-    }
-
-    pub async fn revoke_key(&self, id: i64, now: i64) -> Result<bool> {
-        const TEXT: &str = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL";
-        on_pool!(self, TEXT, |pool, sql| {
-            let done = sqlx::query(&sql).bind(now).bind(id).execute(pool).await?;
-            Ok(done.rows_affected() > 0)
-        })
-    }
-
-    /// Answers when the database does (the health check's probe).
-    pub async fn ping(&self) -> Result<()> {
-        on_pool!(self, "SELECT 1", |pool, sql| {
-            sqlx::query(&sql).execute(pool).await?;
-            Ok(())
-        })
-    }
-
-    pub async fn close(&self) {
-        match self {
-            CaseDb::Sqlite(p) => p.close().await,
-            CaseDb::Postgres(p) => p.close().await,
-        }
     }
 }
 
@@ -748,11 +550,7 @@ fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
     sql
 }
 
-async fn insert_cases_sqlite(
-    db: &CaseDb,
-    pool: &SqlitePool,
-    cases: &[NewCase],
-) -> Result<Vec<i64>> {
+async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec<i64>> {
     const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash) VALUES ";
     const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES ";
@@ -821,7 +619,7 @@ async fn insert_cases_sqlite(
         query.execute(&mut *tx).await?;
         for (c, id) in chunk.iter().zip(&new_ids) {
             for photo in &c.uploads {
-                link_photo!(db, &mut *tx, photo, *id, "report", c.reported_at);
+                link_photo!(sqlite_sql, &mut *tx, photo, *id, "report", c.reported_at);
             }
         }
         ids.extend(new_ids);
@@ -830,7 +628,7 @@ async fn insert_cases_sqlite(
     Ok(ids)
 }
 
-async fn insert_cases_postgres(db: &CaseDb, pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i64>> {
+async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i64>> {
     // One statement is one transaction: `new` draws every id first (in input order), the two
     // CTEs insert the cases and their events (foreign keys are checked at the end of the
     // statement), and the main query hands the ids back in input order.
@@ -884,7 +682,7 @@ async fn insert_cases_postgres(db: &CaseDb, pool: &PgPool, cases: &[NewCase]) ->
         for (c, row) in cases.iter().zip(&rows) {
             let id: i64 = row.try_get(0)?;
             for photo in &c.uploads {
-                link_photo!(db, &mut *tx, photo, id, "report", c.reported_at);
+                link_photo!(postgres_sql, &mut *tx, photo, id, "report", c.reported_at);
             }
         }
         tx.commit().await?;
@@ -911,17 +709,4 @@ enum Bind {
     Int(i64),
     Real(f64),
     Bool(bool),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::numbered;
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(
-            numbered("a = ? AND b IN (?, ?)"),
-            "a = $1 AND b IN ($2, $3)"
-        );
-    }
 }

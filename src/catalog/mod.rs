@@ -3,6 +3,8 @@
 //! Everything the server knows about *which* layers and classes exist comes from these files;
 //! `src/` only knows roles and field types. Loading validates hard and early: a broken file is
 //! refused with its name and the field at fault, before anything is served.
+//!
+//! Floor 8, the ground (see the crate doc): imports nothing from the crate.
 
 mod case_classes;
 mod chemicals;

@@ -1,8 +1,9 @@
 //! `gridlink keys`: issue, list and revoke API keys. A new key is printed once; only its
 //! SHA-256 is stored.
 
-use crate::cases::{CaseDb, Clock, Role, keys};
+use crate::cases::{Clock, Role, keys};
 use crate::config::Config;
+use crate::db::Db;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -34,7 +35,7 @@ pub enum KeysCommand {
 pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let db = CaseDb::connect(&config.database).await?;
+        let db = Db::connect(&config.database).await?;
         let code = match &args.command {
             KeysCommand::Create { role, unit, label } => {
                 let role = Role::parse(role)
@@ -67,7 +68,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             }
             KeysCommand::List => {
-                for key in db.list_keys().await? {
+                for key in keys::list(&db).await? {
                     println!(
                         "{}\t{}…\t{}\t{}\t{}",
                         key.id,
@@ -80,7 +81,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             }
             KeysCommand::Revoke { id } => {
-                if db.revoke_key(*id, Clock::system().now()).await? {
+                if keys::revoke(&db, *id, Clock::system().now()).await? {
                     eprintln!("revoked key {id} (servers forget it within 30 s)");
                     ExitCode::SUCCESS
                 } else {

@@ -1,4 +1,6 @@
 //! The `gridlink` command line: one module per subcommand.
+//!
+//! Floor 1, the top of the house (see the crate doc): may use every room.
 
 pub mod check;
 pub mod export;

@@ -1,8 +1,9 @@
 //! `gridlink serve`: load the layers and serve the HTTP API.
 
-use crate::cases::{CaseDb, CaseService, Clock};
+use crate::cases::{CaseService, Clock};
 use crate::catalog::{Catalog, CodeTables};
 use crate::config::Config;
+use crate::db::Db;
 use crate::demo::{DEFAULT_SEED, GenOptions, generate, is_complete};
 use crate::http::{AppState, router};
 use crate::services::Viewer;
@@ -124,7 +125,7 @@ async fn serve(
     mut state: AppState,
     offline_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    let db = CaseDb::connect(&config.database).await?;
+    let db = Db::connect(&config.database).await?;
     tracing::info!(backend = db.backend(), "case database ready");
     // The feeds share the case database (tables from the same migrations).
     state.feeds =

@@ -3,6 +3,9 @@
 //! Starting from the real district outline it builds the unit grid, villages and towns as an
 //! exact planar subdivision, then places every point and line layer with plausible densities,
 //! names, codes and attributes. The same seed and scale always give the same bytes.
+//!
+//! Floor 3 (see the crate doc): uses `spatial`, `sources` and `catalog`; only `cli` and the
+//! tests use it.
 
 pub mod admin;
 pub mod admin_layers;

@@ -13,6 +13,8 @@
 use super::level::AlertLevel;
 use crate::catalog::Role;
 use crate::services::nearest::{Query, nearest};
+use crate::services::occupancy::Live;
+use crate::spatial::distance::round_m;
 use crate::spatial::{LayerStore, PropertyValue};
 use geo::Coord;
 use serde::{Deserialize, Serialize};
@@ -79,12 +81,13 @@ pub fn nearby(store: &LayerStore, p: Coord<f64>, radius_m: f64) -> (Vec<Nearby>,
             max_distance_m: Some(radius_m),
             ..Query::default()
         };
-        nearest(layer, p, &query)
+        // Flood points and villages: no shelter state applies.
+        nearest(layer, p, &query, &Live::default())
             .into_iter()
             .map(|(i, d)| Nearby {
                 id: layer.id(i).to_string(),
                 name: layer.label(i).map(str::to_string),
-                distance_m: crate::http::render::round_m(d),
+                distance_m: round_m(d),
                 population: match layer.property(i, "population") {
                     Some(PropertyValue::Integer(n)) => Some(n),
                     _ => None,

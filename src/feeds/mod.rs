@@ -4,6 +4,9 @@
 //! `data/thresholds.toml`) raised once per upward crossing, each listing the flood-prone points
 //! and villages around the station so the duty officer knows where to send pumps and whom to
 //! warn.
+//!
+//! Floor 3 (see the crate doc): uses `cases` (the clock), `services`, `spatial`, `db` (its own
+//! tables, in `store.rs`) and `catalog`; `http` and `cli` above use it.
 
 pub mod alerts;
 pub mod error;
@@ -22,17 +25,18 @@ pub use service::{AlertEvent, FeedService, IngestOutcome};
 pub use store::AlertFilter;
 pub use thresholds::FeedConfig;
 
-use crate::cases::{CaseDb, Clock};
+use crate::cases::Clock;
+use crate::db::Db;
 use crate::spatial::SharedStore;
 use std::path::Path;
 
 /// Starts the feed service for `gridlink serve`: thresholds from `TABLES_DIR/thresholds.toml`,
-/// readings and alerts in the case database. Without the file the server runs without feeds
+/// readings and alerts in the application database. Without the file the server runs without feeds
 /// (a warning says so); a broken file stops the start, naming the field, like a broken code
 /// table does.
 pub async fn start_for_serve(
     tables_dir: &Path,
-    db: &CaseDb,
+    db: &Db,
     store: &SharedStore,
     clock: Clock,
 ) -> Result<Option<FeedService>, FeedError> {

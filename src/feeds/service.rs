@@ -1,5 +1,7 @@
 //! The feed service: checks and stores readings, keeps the newest reading of every series in
-//! memory (loaded from the database at start), decides alerts and broadcasts them.
+//! memory (loaded from the database at start), decides alerts and publishes them — to this
+//! server's stream at once, and to the other servers sharing the database, whose streams show
+//! them too (their in-memory series are their own: each server decides on what it ingests).
 //!
 //! Writers are serialised by one async lock held across "decide alerts → write readings and
 //! alerts in one transaction → publish". That is what makes the alert rule exact: the newest
@@ -16,13 +18,26 @@ use super::reading::{Parsed, Reading, Rejection, check};
 use super::stations::{Station, Stations};
 use super::store::{self, AlertFilter, AlertOp, AlertRef, NewAlert};
 use super::thresholds::FeedConfig;
-use crate::cases::{CaseDb, Clock};
+use crate::cases::Clock;
+use crate::db::Db;
+use crate::db::notify::{Fanout, Followed};
 use crate::spatial::SharedStore;
 use arc_swap::ArcSwap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
+
+/// The channel on which servers sharing one PostgreSQL announce alert changes.
+pub const CHANNEL: &str = "gridlink_alerts";
+
+/// What a server tells the others of an alert change: the alert (read again: with its
+/// nearby places it may not fit in a notice) and whether it was raised or ended.
+#[derive(Debug, Serialize, Deserialize)]
+struct Notice {
+    id: i64,
+    ended: bool,
+}
 
 /// Most readings in one request (one transaction): about 5 MB of CSV.
 pub const MAX_ROWS: usize = 100_000;
@@ -66,7 +81,7 @@ pub struct Latest {
 
 #[derive(Debug)]
 struct Inner {
-    db: CaseDb,
+    db: Db,
     config: Arc<FeedConfig>,
     store: SharedStore,
     clock: Clock,
@@ -75,7 +90,7 @@ struct Inner {
     /// Station id → per kind (config order) its series, if it has readings.
     series: RwLock<HashMap<String, Vec<Option<Series>>>>,
     writer: tokio::sync::Mutex<()>,
-    events: broadcast::Sender<AlertEvent>,
+    events: Fanout<AlertEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,9 +109,9 @@ struct Work {
 
 impl FeedService {
     /// Loads the newest reading of every series and the active alerts from `db` (already
-    /// migrated by [`CaseDb::connect`]).
+    /// migrated by [`Db::connect`]) and follows the other servers' alerts.
     pub async fn start(
-        db: CaseDb,
+        db: Db,
         store: SharedStore,
         config: FeedConfig,
         clock: Clock,
@@ -139,14 +154,14 @@ impl FeedService {
                 s.active.push((alert.id, alert.level));
             }
         }
-        let (events, _) = broadcast::channel(1024);
+        let events = Fanout::new(CHANNEL, 1024);
         tracing::info!(
             stations = stations.len(),
             series = series.values().flatten().flatten().count(),
             active_alerts = alerts.len(),
             "feed service ready"
         );
-        Ok(FeedService {
+        let service = FeedService {
             inner: Arc::new(Inner {
                 db,
                 config,
@@ -158,7 +173,67 @@ impl FeedService {
                 writer: tokio::sync::Mutex::new(()),
                 events,
             }),
-        })
+        };
+        let this = service.clone();
+        service
+            .inner
+            .events
+            .follow(&service.inner.db, move |heard: Followed<Notice>| {
+                let this = this.clone();
+                async move {
+                    if let Followed::Notice(notice) = heard {
+                        this.hear(notice).await;
+                    }
+                }
+            })
+            .await;
+        Ok(service)
+    }
+
+    /// Another server's alert change, shown on this server's stream.
+    async fn hear(&self, notice: Notice) {
+        let inner = &self.inner;
+        let mut alert = match store::alert(&inner.db, &inner.config, notice.id).await {
+            Ok(Some(alert)) => alert,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("alert {} announced but unreadable: {e}", notice.id);
+                return;
+            }
+        };
+        alert.station_name = self
+            .stations()
+            .get(&alert.station)
+            .and_then(|s| s.name.clone());
+        let event = match (notice.ended, alert.ended_at, alert.end_value) {
+            (false, _, _) => AlertEvent::Raised(alert),
+            (true, Some(ended_at), Some(end_value)) => AlertEvent::Ended {
+                id: alert.id,
+                station: alert.station,
+                kind: alert.kind,
+                level: alert.level,
+                ended_at,
+                end_value,
+            },
+            (true, _, _) => return,
+        };
+        inner.events.publish(event);
+    }
+
+    /// Hands an alert change to this server's stream and tells the other servers.
+    async fn publish(&self, event: AlertEvent) {
+        let notice = match &event {
+            AlertEvent::Raised(alert) => Notice {
+                id: alert.id,
+                ended: false,
+            },
+            AlertEvent::Ended { id, .. } => Notice {
+                id: *id,
+                ended: true,
+            },
+        };
+        self.inner.events.publish(event);
+        self.inner.events.announce(&self.inner.db, &notice).await;
     }
 
     pub fn config(&self) -> &FeedConfig {
@@ -390,19 +465,20 @@ impl FeedService {
                 flood_points: a.flood_points.clone(),
                 villages: a.villages.clone(),
             };
-            let _ = inner.events.send(AlertEvent::Raised(alert.clone()));
+            self.publish(AlertEvent::Raised(alert.clone())).await;
             alerts.push(alert);
         }
         for &(alert, station, kind, level, time, value) in &ended {
             if let Some(id) = resolve(alert) {
-                let _ = inner.events.send(AlertEvent::Ended {
+                self.publish(AlertEvent::Ended {
                     id,
                     station: station.to_string(),
                     kind: config.kinds[kind].name.clone(),
                     level,
                     ended_at: time,
                     end_value: value,
-                });
+                })
+                .await;
             }
         }
         // Alerts that began and ended within one request end up stored ended: say so.

@@ -1,5 +1,5 @@
-//! Readings and alerts in the case database (SQLite or PostgreSQL, tables from
-//! `migrations/*/0002_feeds.sql`), on the same pools as the cases.
+//! Readings and alerts in the application database (SQLite or PostgreSQL, tables from
+//! `migrations/*/0002_feeds.sql`).
 //!
 //! Ingestion is idempotent on (station, kind, time): `INSERT … ON CONFLICT DO NOTHING`. The
 //! first value stored for a key stands and a re-sent reading is counted as a duplicate, never
@@ -17,28 +17,11 @@ use super::error::{FeedError, Result};
 use super::level::AlertLevel;
 use super::reading::Reading;
 use super::thresholds::FeedConfig;
-use crate::cases::CaseDb;
-use crate::cases::store::numbered;
+use crate::db::{Db, on_db};
 use sqlx::Row;
 
 /// Largest multi-row INSERT (5 values a row: 1,280 parameters, far below both back ends' limits).
 pub const INSERT_ROWS: usize = 256;
-
-/// Runs `$body` with `$pool` bound to the pool and `$q` a function giving the back end's SQL.
-macro_rules! on_db {
-    ($db:expr, |$pool:ident, $q:ident| $body:expr) => {
-        match $db {
-            CaseDb::Sqlite($pool) => {
-                let $q = |s: &str| -> String { s.to_string() };
-                $body
-            }
-            CaseDb::Postgres($pool) => {
-                let $q = |s: &str| -> String { numbered(s) };
-                $body
-            }
-        }
-    };
-}
 
 fn insert_text(rows: usize) -> String {
     let mut sql =
@@ -167,7 +150,7 @@ macro_rules! alert_from_row {
 /// Stores one request: its readings, then its alert raises and ends, in one transaction.
 /// Returns how many readings were new and the ids of the raised alerts (in order).
 pub async fn write(
-    db: &CaseDb,
+    db: &Db,
     config: &FeedConfig,
     readings: &[Reading],
     received_at: i64,
@@ -182,7 +165,8 @@ pub async fn write(
         let mut inserted = 0u64;
         let mut at = 0;
         for size in sizes {
-            let sql = q(&insert_text(size));
+            let text = insert_text(size);
+            let sql = q(&text);
             let mut query = sqlx::query(&sql);
             for r in &readings[at..at + size] {
                 query = query
@@ -246,7 +230,7 @@ pub async fn write(
 }
 
 /// The newest reading of every series.
-pub async fn latest(db: &CaseDb) -> Result<Vec<LatestRow>> {
+pub async fn latest(db: &Db) -> Result<Vec<LatestRow>> {
     const TEXT: &str = "SELECT r.station, r.kind, r.time, r.value FROM readings r JOIN (SELECT station, kind, MAX(time) AS time FROM readings GROUP BY station, kind) m ON r.station = m.station AND r.kind = m.kind AND r.time = m.time";
     on_db!(db, |pool, q| {
         let rows = sqlx::query(&q(TEXT)).fetch_all(pool).await?;
@@ -265,7 +249,7 @@ pub async fn latest(db: &CaseDb) -> Result<Vec<LatestRow>> {
 
 /// Alerts matching the filter, newest reading time first, and how many match in all.
 pub async fn alerts(
-    db: &CaseDb,
+    db: &Db,
     config: &FeedConfig,
     filter: &AlertFilter,
 ) -> Result<(Vec<Alert>, i64)> {
@@ -340,6 +324,18 @@ pub async fn alerts(
     })
 }
 
+/// One alert by id (another server raised or ended it).
+pub async fn alert(db: &Db, config: &FeedConfig, id: i64) -> Result<Option<Alert>> {
+    let text = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?");
+    on_db!(db, |pool, q| {
+        let sql = q(&text);
+        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+            Some(row) => Ok(Some(alert_from_row!(&row, config))),
+            None => Ok(None),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,7 +357,7 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_for_postgres() {
         assert_eq!(
-            numbered(&insert_text(2)),
+            crate::db::numbered(&insert_text(2)),
             "INSERT INTO readings (station, kind, time, value, received_at) VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10) ON CONFLICT (station, kind, time) DO NOTHING"
         );
     }

@@ -64,6 +64,21 @@ pub async fn caller_for(state: &AppState, secret: Option<&str>) -> Result<Caller
     }
 }
 
+impl Caller {
+    /// The caller, or — when the headers carry no staff key — the one `?key=` names: a
+    /// browser's `<img>` and `EventSource` cannot send headers.
+    pub async fn or_query_key(
+        self,
+        state: &AppState,
+        params: &super::params::Params,
+    ) -> Result<Caller, ApiError> {
+        match params.get("key") {
+            Some(key) if !self.actor.is_staff() => caller_for(state, Some(key)).await,
+            _ => Ok(self),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -6,9 +6,9 @@
 //! `Accept: text/csv`; a bad row gets a line with its error and the rest go on. The last line
 //! is a summary.
 //!
-//! Work happens in chunks: a chunk's points are located in a Z-order visit of the cell grid
-//! (`locate_many`, so consecutive look-ups touch neighbouring memory), written back in input
-//! order and sent. CSV is read from the request as it arrives; neither input nor output is ever held
+//! Work happens in chunks: a chunk's points are placed (located and routed,
+//! [`place_many`]) in a Z-order visit of the cell grid, so consecutive look-ups touch
+//! neighbouring memory, written back in input order and sent. CSV is read from the request as it arrives; neither input nor output is ever held
 //! whole, so a million points stream in bounded memory. (GeoJSON must be read whole to be
 //! parsed; its size is bounded by the batch limit.)
 
@@ -17,8 +17,9 @@ use super::params::Params;
 use super::{ApiError, AppState};
 use crate::catalog::{CodeTables, Role};
 use crate::services::ServiceError;
-use crate::services::locate::{DEFAULT_TOLERANCE_M, Location, locate_many};
-use crate::services::routing::{Basis, route};
+use crate::services::locate::DEFAULT_TOLERANCE_M;
+use crate::services::place::{Placed, feature_id, place_many};
+use crate::services::routing::Basis;
 use crate::spatial::LayerStore;
 use crate::spatial::crs::Crs;
 use axum::body::{Body, Bytes};
@@ -109,8 +110,8 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    /// A row that could not be answered: its id and position, and why.
-    fn failed(id: &'a str, position: Position, e: &'a ApiError) -> Self {
+    /// A row's line before anything is known of it.
+    fn new(id: &'a str, position: Position) -> Self {
         Line {
             id,
             position,
@@ -122,11 +123,19 @@ impl<'a> Line<'a> {
             candidates: Vec::new(),
             unit: None,
             basis: None,
+            error: None,
+        }
+    }
+
+    /// A row that could not be answered: its id and position, and why.
+    fn failed(id: &'a str, position: Position, e: &'a ApiError) -> Self {
+        Line {
             error: Some(ErrorOut {
                 code: e.code,
                 message: &e.message,
                 field: e.field.as_deref(),
             }),
+            ..Line::new(id, position)
         }
     }
 }
@@ -152,10 +161,7 @@ fn write_line(out: &mut Vec<u8>, format: Output, line: &Line<'_>) {
             out.push(b'\n');
         }
         Output::Csv => {
-            let basis = line.basis.map(|b| match b {
-                Basis::Jurisdiction => "jurisdiction",
-                Basis::Nearest => "nearest",
-            });
+            let basis = line.basis.map(Basis::as_str);
             let candidates = line.candidates.join(";");
             let line_number = match line.position {
                 Position::Line(n) | Position::Index(n) => n.to_string(),
@@ -188,15 +194,10 @@ fn write_line(out: &mut Vec<u8>, format: Output, line: &Line<'_>) {
 impl Batch {
     /// Answers one chunk and renders its lines in input order.
     fn process(&self, rows: Vec<Row>, tally: &mut Tally) -> Bytes {
-        let Some(grid) = self.store.grid.as_ref() else {
+        if self.store.grid.is_none() {
             return self.fail_all(&rows, ServiceError::NoGrid.into(), tally);
-        };
-        let id_of = |role: Role, index: Option<u32>| {
-            self.store
-                .by_role(role)
-                .zip(index)
-                .map(|(l, i)| l.id(i as usize))
-        };
+        }
+        let id_of = |role: Role, index: Option<u32>| feature_id(&self.store, role, index);
         // Rows with a usable point, converted to WGS84; the others keep their error.
         let mut errors: Vec<Option<ApiError>> = vec![None; rows.len()];
         let mut points = Vec::with_capacity(rows.len());
@@ -213,62 +214,45 @@ impl Batch {
                 Err(e) => errors[k] = Some(e.clone()),
             }
         }
-        let mut located: Vec<Option<Location>> = vec![None; rows.len()];
-        locate_many(grid, &points, self.tolerance_m, |i, at| {
-            located[point_row[i]] = at
-        });
+        let class_of = |i: usize| match &rows[point_row[i]].point {
+            Ok((_, _, class)) => class.as_deref().or(self.class.as_deref()),
+            Err(_) => None,
+        };
+        let mut placed: Vec<Option<Result<Placed<'_>, ServiceError>>> = vec![None; rows.len()];
+        place_many(
+            &self.store,
+            &self.tables,
+            &points,
+            class_of,
+            self.tolerance_m,
+            0,
+            |i, answer| placed[point_row[i]] = Some(answer),
+        );
         let mut out = Vec::with_capacity(rows.len() * 120);
         for (k, row) in rows.iter().enumerate() {
             tally.points += 1;
-            let mut line = Line {
-                id: &row.id,
-                position: row.position,
-                cell: None,
-                village: None,
-                town: None,
-                beat: None,
-                ambiguous: None,
-                candidates: Vec::new(),
-                unit: None,
-                basis: None,
-                error: None,
-            };
+            let mut line = Line::new(&row.id, row.position);
             let mut error = errors[k].take();
-            if let (None, Ok((lon, lat, class))) = (&error, &row.point) {
-                match &located[k] {
-                    None => {
-                        error = Some(
-                            ServiceError::OutsideDistrict {
-                                lon: *lon,
-                                lat: *lat,
-                            }
-                            .into(),
-                        )
-                    }
-                    Some(at) => {
-                        line.cell = id_of(Role::GridCell, Some(at.cell));
-                        line.village = id_of(Role::Village, at.village);
-                        line.town = id_of(Role::Town, at.town);
-                        line.beat = id_of(Role::Beat, at.beat);
-                        line.ambiguous = Some(at.is_ambiguous());
+            if let (None, Ok((lon, lat, _))) = (&error, &row.point) {
+                match placed[k].take() {
+                    None => {}
+                    Some(Err(e)) => error = Some(e.as_given(*lon, *lat).into()),
+                    Some(Ok(at)) => {
+                        let codes = at.codes(&self.store);
+                        line.cell = codes.cell;
+                        line.village = codes.village;
+                        line.town = codes.town;
+                        line.beat = codes.beat;
+                        line.ambiguous = Some(codes.ambiguous);
                         line.candidates = at
+                            .at
                             .candidates
                             .iter()
                             .filter_map(|&(c, _)| id_of(Role::GridCell, Some(c)))
                             .collect();
-                        if let (Some(code), Some(cell)) =
-                            (class.as_deref().or(self.class.as_deref()), line.cell)
-                        {
-                            match route(&self.store, &self.tables, code, at.point, cell, 0) {
-                                Ok(routing) => {
-                                    if let Some((unit, basis)) = routing.responsible {
-                                        line.unit =
-                                            self.store.by_role(unit.role).map(|l| l.id(unit.index));
-                                        line.basis = Some(basis);
-                                    }
-                                }
-                                Err(e) => error = Some(e.into()),
-                            }
+                        if let Some((unit, basis)) = at.unit(&self.store) {
+                            line.unit = Some(unit);
+                            line.basis = Some(basis);
                         }
                     }
                 }
@@ -473,19 +457,6 @@ fn geojson_row(index: usize, raw: &RawValue) -> Row {
     }
 }
 
-fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-}
-
 pub async fn locate_batch(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -535,7 +506,7 @@ pub async fn locate_batch(
         output,
     });
     let (tx, rx) = mpsc::channel::<Bytes>(4);
-    match content_type(&headers).as_deref() {
+    match super::params::content_type(&headers).as_deref() {
         Some("text/csv") => {
             tokio::spawn(stream_csv(batch, body, state.batch_limit, tx));
         }

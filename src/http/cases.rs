@@ -6,16 +6,17 @@ use super::params::Params;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::cases::public_view::is_listable;
-use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report, unit_name};
-use crate::cases::{Case, CaseFilter, CaseService, Status, workflow};
-use crate::catalog::Role;
+use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report};
+use crate::cases::{Action, Case, CaseFilter, CaseService, Event, Status, workflow};
+use crate::catalog::{CaseClass, MajorClass, Role};
+use crate::services::routing::unit_name;
 use crate::spatial::LayerStore;
+use crate::spatial::distance::round_m;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 /// Largest page of the case list.
 pub const MAX_LIMIT: i64 = 1000;
@@ -30,38 +31,41 @@ pub fn service(state: &AppState) -> Result<&CaseService, ApiError> {
     })
 }
 
-/// A case as the API shows it: the stored record plus names, times and the overdue flag.
-pub fn case_json(state: &AppState, case: &Case, now: i64) -> Value {
-    let mut v = serde_json::to_value(case).unwrap_or(Value::Null);
-    let store = state.store.snapshot();
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("status_name".into(), json!(case.status.name_zh()));
-        obj.insert(
-            "class_name".into(),
-            json!(state.tables.class(&case.class).map(|c| c.name.as_str())),
-        );
-        obj.insert("overdue".into(), json!(case.is_overdue(now)));
-        obj.insert(
-            "unit_name".into(),
-            json!(case.unit.as_deref().and_then(|u| unit_name(&store, u))),
-        );
-        // The case stores codes; every view of it (after filing too) names the places.
-        for (key, role, code) in [
-            ("village_name", Role::Village, &case.village),
-            ("town_name", Role::Town, &case.town),
-        ] {
-            obj.insert(key.into(), json!(place_name(&store, role, code.as_deref())));
-        }
-        for (key, ms) in [
-            ("reported_time", Some(case.reported_at)),
-            ("deadline_time", case.deadline),
-            ("handled_time", case.handled_at),
-            ("closed_time", case.closed_at),
-        ] {
-            obj.insert(key.into(), json!(ms.map(rfc3339)));
+/// A case as staff see it: the stored record plus names, times and the overdue flag. The case
+/// stores codes; every view of it (after filing too) names the places.
+#[derive(Debug, Serialize)]
+pub struct CaseView<'a> {
+    #[serde(flatten)]
+    pub case: &'a Case,
+    pub status_name: &'static str,
+    pub class_name: Option<&'a str>,
+    pub overdue: bool,
+    pub unit_name: Option<String>,
+    pub village_name: Option<String>,
+    pub town_name: Option<String>,
+    pub reported_time: String,
+    pub deadline_time: Option<String>,
+    pub handled_time: Option<String>,
+    pub closed_time: Option<String>,
+}
+
+impl<'a> CaseView<'a> {
+    pub fn new(state: &'a AppState, case: &'a Case, now: i64) -> CaseView<'a> {
+        let store = state.store.snapshot();
+        CaseView {
+            status_name: case.status.name_zh(),
+            class_name: state.tables.class(&case.class).map(|c| c.name.as_str()),
+            overdue: case.is_overdue(now),
+            unit_name: case.unit.as_deref().and_then(|u| unit_name(&store, u)),
+            village_name: place_name(&store, Role::Village, case.village.as_deref()),
+            town_name: place_name(&store, Role::Town, case.town.as_deref()),
+            reported_time: rfc3339(case.reported_at),
+            deadline_time: case.deadline.map(rfc3339),
+            handled_time: case.handled_at.map(rfc3339),
+            closed_time: case.closed_at.map(rfc3339),
+            case,
         }
     }
-    v
 }
 
 /// The label of the village or town with this code in the loaded layers.
@@ -93,20 +97,6 @@ pub struct ReportBody {
     pub channel: Option<String>,
     #[serde(default)]
     pub reporter: Option<String>,
-}
-
-/// Parses a JSON body with errors naming the field (serde_path_to_error).
-pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
-        ApiError::invalid(&field, format!("bad JSON body: {}", e.inner()))
-    })
 }
 
 /// Multipart text fields of a report that are not text.
@@ -146,6 +136,24 @@ pub struct CitizenReport {
     pub duplicates_nearby: Nearby,
 }
 
+/// The answer to a staff report: the case and the open cases of its class close by.
+#[derive(Debug, Serialize)]
+struct StaffReport<'a> {
+    #[serde(flatten)]
+    case: CaseView<'a>,
+    possible_duplicates: Vec<Duplicate<'a>>,
+}
+
+/// An open case of the same class near a new report.
+#[derive(Debug, Serialize)]
+struct Duplicate<'a> {
+    id: i64,
+    distance_m: f64,
+    status: Status,
+    description: &'a str,
+    reported_time: String,
+}
+
 /// `POST /api/cases`: anyone may report (JSON, or multipart with photos); 201 once the case is
 /// committed. Staff get the case as staff see it; citizens its public view and a tracking
 /// token.
@@ -157,7 +165,7 @@ pub async fn create(
     let cases = service(&state)?;
     let WithPhotos { body, uploads } =
         super::multipart::read::<ReportBody, _>(request, &state, &REPORT_KINDS).await?;
-    let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+    let crs = super::params::body_crs(body.crs.as_deref())?;
     let p = match (body.lon, body.lat) {
         (Some(lon), Some(lat)) => super::params::point(lon, lat, &crs)?,
         (None, None) => {
@@ -219,17 +227,20 @@ pub async fn create(
         )
             .into_response());
     }
-    let duplicates: Vec<Value> = done
-        .duplicates
-        .iter()
-        .map(|(c, d)| {
-            json!({"id": c.id, "distance_m": (d * 10.0).round() / 10.0, "status": c.status, "description": c.description, "reported_time": rfc3339(c.reported_at)})
-        })
-        .collect();
-    let mut out = case_json(&state, &done.case, now);
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert("possible_duplicates".into(), json!(duplicates));
-    }
+    let out = StaffReport {
+        case: CaseView::new(&state, &done.case, now),
+        possible_duplicates: done
+            .duplicates
+            .iter()
+            .map(|(c, d)| Duplicate {
+                id: c.id,
+                distance_m: round_m(*d),
+                status: c.status,
+                description: &c.description,
+                reported_time: rfc3339(c.reported_at),
+            })
+            .collect(),
+    };
     let location = format!("/api/cases/{}", done.case.id);
     Ok((
         StatusCode::CREATED,
@@ -269,31 +280,6 @@ fn flag(params: &Params, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-/// `bbox=minlon,minlat,maxlon,maxlat`, if given.
-pub fn bbox_param(params: &Params) -> Result<Option<[f64; 4]>, ApiError> {
-    Ok(match params.get("bbox") {
-        None | Some("") => None,
-        Some(raw) => {
-            let parts: Vec<f64> = raw
-                .split(',')
-                .map(|p| p.trim().parse::<f64>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| ApiError::invalid("bbox", "bbox is minlon,minlat,maxlon,maxlat"))?;
-            match parts.as_slice() {
-                [w, s, e, n] if parts.iter().all(|v| v.is_finite()) && w <= e && s <= n => {
-                    Some([*w, *s, *e, *n])
-                }
-                _ => {
-                    return Err(ApiError::invalid(
-                        "bbox",
-                        "bbox is minlon,minlat,maxlon,maxlat",
-                    ));
-                }
-            }
-        }
-    })
-}
-
 pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
     let text = |name: &str| {
         params
@@ -301,7 +287,7 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let bbox = bbox_param(params)?;
+    let bbox = params.bbox()?;
     let limit = params
         .get("limit")
         .filter(|s| !s.is_empty())
@@ -354,16 +340,39 @@ pub async fn list(
     let params = Params::parse(query.as_deref());
     let now = cases.clock.now();
     let filter = filter_from(&params, now)?;
-    let (found, total) = cases.db.list(&filter).await.map_err(ApiError::from)?;
-    let items: Vec<Value> = found.iter().map(|c| case_json(&state, c, now)).collect();
-    Ok(Json(json!({
-        "caller": {"role": caller.actor.role.as_str(), "unit": caller.actor.unit, "name": caller.actor.name},
-        "total": total,
-        "limit": filter.limit,
-        "offset": filter.offset,
-        "cases": items,
-    }))
+    let (found, total) = cases.store.list(&filter).await.map_err(ApiError::from)?;
+    Ok(Json(CaseList {
+        caller: CallerView {
+            role: caller.actor.role.as_str(),
+            unit: caller.actor.unit.as_deref(),
+            name: &caller.actor.name,
+        },
+        total,
+        limit: filter.limit,
+        offset: filter.offset,
+        cases: found
+            .iter()
+            .map(|c| CaseView::new(&state, c, now))
+            .collect(),
+    })
     .into_response())
+}
+
+/// A page of the case list, and who asked (the page shows "本单位" for unit keys).
+#[derive(Debug, Serialize)]
+struct CaseList<'a> {
+    caller: CallerView<'a>,
+    total: i64,
+    limit: i64,
+    offset: i64,
+    cases: Vec<CaseView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct CallerView<'a> {
+    role: &'static str,
+    unit: Option<&'a str>,
+    name: &'a str,
 }
 
 fn case_id(raw: &str) -> Result<i64, ApiError> {
@@ -372,14 +381,65 @@ fn case_id(raw: &str) -> Result<i64, ApiError> {
     })
 }
 
+/// An action the caller may take on the case now (a button of the web page).
+#[derive(Debug, Serialize)]
+struct Available {
+    action: &'static str,
+    name: &'static str,
+}
+
 /// What the caller may do with the case now (the web page's buttons).
-fn available_actions(caller: &Caller, case: &Case) -> Value {
-    json!(
-        workflow::available(&caller.actor, case)
-            .iter()
-            .map(|a| json!({"action": a.as_str(), "name": a.name_zh()}))
-            .collect::<Vec<_>>()
-    )
+fn available_actions(caller: &Caller, case: &Case) -> Vec<Available> {
+    workflow::available(&caller.actor, case)
+        .iter()
+        .map(|a| Available {
+            action: a.as_str(),
+            name: a.name_zh(),
+        })
+        .collect()
+}
+
+/// A case with what the caller may do with it now (the answer to an action).
+#[derive(Debug, Serialize)]
+struct CaseWithActions<'a> {
+    #[serde(flatten)]
+    case: CaseView<'a>,
+    available_actions: Vec<Available>,
+}
+
+/// A case with its history and photos, and what the caller may do with it now.
+#[derive(Debug, Serialize)]
+struct CaseDetail<'a> {
+    #[serde(flatten)]
+    case: CaseView<'a>,
+    history: Vec<EventView<'a>>,
+    photo_info: Vec<PhotoView>,
+    available_actions: Vec<Available>,
+}
+
+/// A step of a case's history, with its time and the action's Chinese name.
+#[derive(Debug, Serialize)]
+struct EventView<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    time: String,
+    action_name: Option<&'static str>,
+}
+
+impl<'a> EventView<'a> {
+    fn new(event: &'a Event) -> EventView<'a> {
+        EventView {
+            time: rfc3339(event.at),
+            action_name: Action::parse(&event.action).map(|a| a.name_zh()).or(
+                match event.action.as_str() {
+                    "report" => Some("上报"),
+                    "overdue" => Some("超期"),
+                    _ => None,
+                },
+            ),
+            event,
+        }
+    }
 }
 
 /// A stored photo as staff see it: where to fetch it, its size, and the camera's GPS hint.
@@ -411,48 +471,23 @@ pub async fn get(
     caller.require_staff()?;
     let cases = service(&state)?;
     let id = case_id(&id)?;
-    let case = cases.db.get(id).await?;
-    let history = cases.db.events(id).await?;
+    let case = cases.store.get(id).await?;
+    let history = cases.store.events(id).await?;
     let now = cases.clock.now();
-    let mut out = case_json(&state, &case, now);
-    let history: Vec<Value> = history
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("time".into(), json!(rfc3339(e.at)));
-                obj.insert(
-                    "action_name".into(),
-                    json!(
-                        crate::cases::Action::parse(&e.action)
-                            .map(|a| a.name_zh())
-                            .or(match e.action.as_str() {
-                                "report" => Some("上报"),
-                                "overdue" => Some("超期"),
-                                _ => None,
-                            })
-                    ),
-                );
-            }
-            v
-        })
-        .collect();
     let photo_info: Vec<PhotoView> = cases
-        .db
+        .store
         .photos_of_case(id)
         .await?
         .into_iter()
         .map(PhotoView::of)
         .collect();
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert("history".into(), json!(history));
-        obj.insert("photo_info".into(), json!(photo_info));
-        obj.insert(
-            "available_actions".into(),
-            available_actions(&caller, &case),
-        );
-    }
-    Ok(Json(out).into_response())
+    Ok(Json(CaseDetail {
+        case: CaseView::new(&state, &case, now),
+        history: history.iter().map(EventView::new).collect(),
+        photo_info,
+        available_actions: available_actions(&caller, &case),
+    })
+    .into_response())
 }
 
 /// `POST /api/cases/{id}/actions` (JSON, or multipart with photos).
@@ -472,14 +507,11 @@ pub async fn act(
         .act(&store, &state.tables, id, request, &caller.actor)
         .await?;
     let now = cases.clock.now();
-    let mut out = case_json(&state, &after, now);
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert(
-            "available_actions".into(),
-            available_actions(&caller, &after),
-        );
-    }
-    Ok(Json(out).into_response())
+    Ok(Json(CaseWithActions {
+        case: CaseView::new(&state, &after, now),
+        available_actions: available_actions(&caller, &after),
+    })
+    .into_response())
 }
 
 /// `GET /api/classes`: the case classes the caller may report (anonymous callers: the `public`
@@ -487,27 +519,81 @@ pub async fn act(
 /// emergency number to `call` first, and the urgencies; the class pickers of both pages.
 pub async fn classes(State(state): State<AppState>, caller: Caller) -> Response {
     let tables = &state.tables;
-    let majors: Vec<Value> = tables
+    let majors: Vec<MajorView> = tables
         .majors
         .iter()
         .filter_map(|m| {
-            let classes: Vec<Value> = tables
+            let classes: Vec<ClassView> = tables
                 .classes
                 .iter()
                 .filter(|c| c.major == m.code && (c.offered_to_public() || caller.actor.is_staff()))
-                .map(|c| {
-                    json!({"code": c.code, "name": c.name, "name_en": c.name_en, "unit_type": c.unit_type, "level": c.level.as_str(), "limits_h": c.limits_h, "visibility": c.visibility.as_str(), "call": c.call})
-                })
+                .map(ClassView::new)
                 .collect();
-            (!classes.is_empty()).then(|| {
-                json!({"code": m.code, "name": m.name, "name_en": m.name_en, "affairs": m.affairs, "classes": classes})
-            })
+            (!classes.is_empty()).then(|| MajorView::new(m, classes))
         })
         .collect();
-    Json(json!({
-        "urgency": tables.urgencies,
-        "majors": majors,
-        "channels": crate::cases::service::CHANNELS,
-    }))
+    Json(Classes {
+        urgency: &tables.urgencies,
+        majors,
+        channels: &crate::cases::service::CHANNELS,
+    })
     .into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct Classes<'a> {
+    urgency: &'a [crate::catalog::Urgency],
+    majors: Vec<MajorView<'a>>,
+    channels: &'a [&'a str],
+}
+
+/// A major class (code, names, the affairs class it belongs to) and the classes of it the
+/// caller may report.
+#[derive(Debug, Serialize)]
+struct MajorView<'a> {
+    code: &'a str,
+    name: &'a str,
+    name_en: &'a str,
+    affairs: &'a str,
+    classes: Vec<ClassView<'a>>,
+}
+
+impl<'a> MajorView<'a> {
+    fn new(m: &'a MajorClass, classes: Vec<ClassView<'a>>) -> MajorView<'a> {
+        MajorView {
+            code: &m.code,
+            name: &m.name,
+            name_en: &m.name_en,
+            affairs: &m.affairs,
+            classes,
+        }
+    }
+}
+
+/// A class as the pickers show it.
+#[derive(Debug, Serialize)]
+struct ClassView<'a> {
+    code: &'a str,
+    name: &'a str,
+    name_en: &'a str,
+    unit_type: &'a str,
+    level: &'static str,
+    limits_h: &'a std::collections::BTreeMap<String, u32>,
+    visibility: &'static str,
+    call: Option<&'a str>,
+}
+
+impl<'a> ClassView<'a> {
+    fn new(c: &'a CaseClass) -> ClassView<'a> {
+        ClassView {
+            code: &c.code,
+            name: &c.name,
+            name_en: &c.name_en,
+            unit_type: &c.unit_type,
+            level: c.level.as_str(),
+            limits_h: &c.limits_h,
+            visibility: c.visibility.as_str(),
+            call: c.call.as_deref(),
+        }
+    }
 }

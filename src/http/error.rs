@@ -157,9 +157,7 @@ impl From<crate::cases::CaseError> for ApiError {
                 "storage_unavailable",
                 message,
             ),
-            E::Database(_) | E::Migrate(_) | E::BadUrl(_) | E::Corrupt(_) => {
-                ApiError::internal(message)
-            }
+            E::Database(_) | E::Corrupt(_) => ApiError::internal(message),
         }
     }
 }

@@ -57,19 +57,6 @@ pub fn alert_json(feeds: &FeedService, alert: &Alert) -> Value {
     v
 }
 
-fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-}
-
 /// `POST /api/feeds/readings`: a JSON array of `{station, time, kind, value}` or CSV
 /// `station,time,kind,value`. Always 200 once the body is readable: bad rows are listed in
 /// `rejected`, the rest stored; `duplicates` were stored before and are not applied again.
@@ -81,7 +68,7 @@ pub async fn ingest(
 ) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let feeds = service(&state)?;
-    let parsed = match content_type(&headers).as_deref() {
+    let parsed = match super::params::content_type(&headers).as_deref() {
         Some("text/csv") => tokio::task::spawn_blocking(move || parse_csv(&body))
             .await
             .map_err(|e| ApiError::internal(format!("parsing the readings failed: {e}")))?,

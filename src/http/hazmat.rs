@@ -9,14 +9,12 @@
 //!   hazard sources and protected targets, which the public may not see.
 
 use super::auth::Caller;
-use super::cases::parse_body;
+use super::params::parse_body;
 use super::params::{Params, point};
 use super::render::FeatureRef;
 use super::{ApiError, AppState};
 use crate::catalog::{Chemical, Role, Spill, TimeOfDay};
-use crate::services::hazmat::{
-    Analysis, CELL_CODE_CAP, Exposure, Group, Origin, Request, analyse_live,
-};
+use crate::services::hazmat::{Analysis, CELL_CODE_CAP, Exposure, Group, Origin, Request, analyse};
 use crate::spatial::Layer;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -347,7 +345,7 @@ pub async fn zone(
             let what = "the incident's longitude and latitude, or a hazard_source id instead";
             let lon = required(lon, "lon", what)?;
             let lat = required(lat, "lat", what)?;
-            let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+            let crs = super::params::body_crs(body.crs.as_deref())?;
             Origin::Point(point(lon, lat, &crs)?)
         }
     };
@@ -365,7 +363,7 @@ pub async fn zone(
     };
     let store = state.store.snapshot();
     let live = super::shelters::live(&state).await?;
-    let analysis = analyse_live(&store, &state.tables, &request, caller.viewer, Some(&live))?;
+    let analysis = analyse(&store, &state.tables, &request, caller.viewer, &live)?;
     Ok(Json(analysis_json(&store, &analysis)))
 }
 

@@ -1,14 +1,16 @@
 //! `GET /api/locate`: which cell, village, town, beat — and, with `class`, which unit.
 
 use super::params::Params;
-use super::render::{FeatureRef, round_m};
+use super::render::FeatureRef;
 use super::{ApiError, AppState};
 use crate::catalog::{CodeTables, Role};
 use crate::services::ServiceError;
-use crate::services::locate::{DEFAULT_TOLERANCE_M, locate};
-use crate::services::routing::{Basis, route};
+use crate::services::locate::DEFAULT_TOLERANCE_M;
+use crate::services::place::place;
+use crate::services::routing::Basis;
 use crate::spatial::LayerStore;
 use crate::spatial::crs::Crs;
+use crate::spatial::distance::round_m;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -70,7 +72,7 @@ pub struct Answer<'a> {
     pub routing: Option<RoutingOut<'a>>,
 }
 
-/// Locates one point and, with a class, routes it; shared by the single and batch endpoints.
+/// The answer for one point: where it is and, with a class, who handles it there.
 pub fn answer<'a>(
     store: &'a LayerStore,
     tables: &'a CodeTables,
@@ -81,19 +83,16 @@ pub fn answer<'a>(
 ) -> Result<Answer<'a>, ServiceError> {
     let grid = store.grid.as_ref().ok_or(ServiceError::NoGrid)?;
     let cells = store.by_role(Role::GridCell).ok_or(ServiceError::NoGrid)?;
-    let at = locate(grid, p, tolerance_m).ok_or(ServiceError::OutsideDistrict {
-        lon: input.0,
-        lat: input.1,
-    })?;
+    let placed = place(store, tables, p, class, tolerance_m, NEAREST_UNITS)
+        .map_err(|e| e.as_given(input.0, input.1))?;
+    let at = &placed.at;
     let parent = |role: Role, index: Option<u32>| {
         let layer = store.by_role(role)?;
         index.map(|i| FeatureRef::new(layer, i as usize))
     };
-    let cell_code = cells.id(at.cell as usize);
-    let routing = match class {
+    let routing = match placed.routing {
         None => None,
-        Some(code) => {
-            let routing = route(store, tables, code, p, cell_code, NEAREST_UNITS)?;
+        Some(routing) => {
             let unit_ref = |role: Role, index: usize, distance: f64| {
                 store
                     .by_role(role)

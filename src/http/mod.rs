@@ -1,4 +1,6 @@
 //! The HTTP API. One router module per API area, composed here; handlers stay thin.
+//!
+//! Floor 2 (see the crate doc): may use every room below it; only `cli` uses it.
 
 mod appraisal;
 pub mod auth;
@@ -28,7 +30,6 @@ pub mod tiles;
 mod track;
 
 pub use error::ApiError;
-pub use tiles::CASES_LAYER;
 
 use crate::catalog::CodeTables;
 use crate::services::Viewer;
@@ -62,7 +63,7 @@ pub struct AppState {
     /// Hydrological and weather feeds and their alerts; `None` runs without them.
     pub feeds: Option<crate::feeds::FeedService>,
     /// Live shelter occupancy and status (stored with the cases), applied over the shelter layer.
-    pub shelters: crate::services::occupancy::Occupancy,
+    pub shelters: crate::shelters::ShelterService,
     /// What the public sees of cases (`[public]` in gridlink.toml).
     pub public: crate::cases::PublicPolicy,
 }

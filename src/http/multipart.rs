@@ -8,7 +8,6 @@
 use super::ApiError;
 use crate::photos::{self, Checked, MAX_BYTES, MAX_PER_STEP, PhotoError};
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::header;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -39,15 +38,7 @@ pub struct WithPhotos<T> {
 }
 
 fn is_multipart(request: &Request) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/form-data")
-        })
+    super::params::content_type(request.headers()).as_deref() == Some("multipart/form-data")
 }
 
 /// Reads a JSON or multipart body into `T`; `kinds` types the multipart text fields (a name not
@@ -69,7 +60,7 @@ pub async fn read<T: DeserializeOwned, S: Send + Sync>(
                 .with_field("body")
             })?;
         return Ok(WithPhotos {
-            body: super::cases::parse_body(&bytes)?,
+            body: super::params::parse_body(&bytes)?,
             uploads: Vec::new(),
         });
     }

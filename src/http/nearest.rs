@@ -1,16 +1,18 @@
 //! `GET /api/nearest/{layer}` and `GET /api/around`.
 
 use super::params::Params;
-use super::render::{FeatureRef, round_m};
+use super::render::FeatureRef;
 use super::{ApiError, AppState};
 use crate::catalog::Role;
-use crate::services::around::{MAX_RADIUS_M, around_live as around_report};
-use crate::services::nearest::{Filter, MAX_K, Query, nearest_live as nearest_features};
+use crate::services::around::{MAX_RADIUS_M, around as around_report};
+use crate::services::nearest::{Filter, MAX_K, Query, nearest as nearest_features};
 use crate::services::occupancy::Live;
 use crate::services::{ServiceError, Viewer};
+use crate::spatial::distance::round_m;
 use crate::spatial::{Layer, LayerStore};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// A layer by id, as this viewer may see it: staff layers do not exist for the public.
@@ -25,22 +27,27 @@ pub fn visible_layer<'s>(
         .ok_or_else(|| ServiceError::UnknownLayer(id.to_string()).into())
 }
 
-fn feature_json(layer: &Layer, i: usize, metres: f64, live: &Live) -> Value {
-    let mut value = serde_json::to_value(
-        FeatureRef::new(layer, i)
-            .at(metres)
-            .with_properties(layer, i),
-    )
-    .unwrap_or(Value::Null);
-    if let Value::Object(object) = &mut value {
-        let geometry = geojson::Geometry::new(geojson::Value::from(&layer.geometry(i).to_geo()));
-        object.insert(
-            "geometry".into(),
-            serde_json::to_value(geometry).unwrap_or(Value::Null),
-        );
-        super::shelters::annotate(object, layer, i, live);
+/// A feature found near a point: what it is, how far, its properties as they stand now and
+/// its geometry; for a shelter, its free places.
+#[derive(Debug, Serialize)]
+struct Found<'a> {
+    #[serde(flatten)]
+    feature: FeatureRef<'a>,
+    geometry: geojson::Geometry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    free_capacity: Option<i64>,
+}
+
+impl<'a> Found<'a> {
+    fn new(layer: &'a Layer, i: usize, metres: f64, live: &Live) -> Found<'a> {
+        let mut feature = FeatureRef::new(layer, i).at(metres);
+        feature.properties = Some(super::shelters::properties_now(layer, i, live));
+        Found {
+            feature,
+            geometry: geojson::Geometry::new(geojson::Value::from(&layer.geometry(i).to_geo())),
+            free_capacity: live.free_places(layer, i),
+        }
     }
-    value
 }
 
 pub async fn nearest(
@@ -75,18 +82,7 @@ pub async fn nearest(
                 ),
             ));
         }
-        Some(raw) => Some(
-            raw.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "people",
-                        format!("people must be a whole number of people, got {raw:?}"),
-                    )
-                })?,
-        ),
+        Some(_) => params.count("people", "people")?,
     };
     let known = ["lon", "lat", "crs", "k", "max_distance", "people"];
     let filters = params
@@ -102,13 +98,13 @@ pub async fn nearest(
             filters,
             people,
         },
-        Some(&live),
+        &live,
     );
     Ok(Json(json!({
         "layer": layer.def.id,
         "point": {"lon": p.x, "lat": p.y, "input_crs": crs.label()},
         "count": hits.len(),
-        "features": hits.iter().map(|&(i, d)| feature_json(layer, i, d, &live)).collect::<Vec<_>>(),
+        "features": hits.iter().map(|&(i, d)| Found::new(layer, i, d, &live)).collect::<Vec<_>>(),
     })))
 }
 
@@ -122,7 +118,7 @@ pub async fn around(
     let radius = params.f64_in("radius", 1000.0, MAX_RADIUS_M)?;
     let live = super::shelters::live(&state).await?;
     let store = state.store.snapshot();
-    let report = around_report(&store, p, radius, caller.viewer, Some(&live))?;
+    let report = around_report(&store, p, radius, caller.viewer, &live)?;
     let location = report.location.as_ref().map(|at| {
         let part = |role: Role, index: Option<u32>| {
             store.by_role(role).zip(index).map(|(layer, i)| {
@@ -145,7 +141,7 @@ pub async fn around(
             "title": section.layer.def.title,
             "count": section.hits.len(),
             "truncated": section.truncated,
-            "features": section.hits.iter().map(|&(i, d)| feature_json(section.layer, i, d, &live)).collect::<Vec<_>>(),
+            "features": section.hits.iter().map(|&(i, d)| Found::new(section.layer, i, d, &live)).collect::<Vec<_>>(),
         });
         if let Some(people) = section.people {
             object["people"] = people.into();

@@ -313,15 +313,8 @@ async fn create_request(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, Open311Error> {
     let cases = service(&state)?;
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim();
-        if !essence.eq_ignore_ascii_case(FORM) {
+    if let Some(essence) = super::params::content_type(&headers) {
+        if essence != FORM {
             return Err(Open311Error::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("send the request as {FORM}, not {essence:?}"),
@@ -595,7 +588,7 @@ async fn find(
             ids: request_ids(raw)?,
             ..listable
         };
-        cases.db.list(&filter).await?.0
+        cases.store.list(&filter).await?.0
     } else {
         let codes = text(params, "service_code")
             .map(|raw| service_codes(tables, raw))
@@ -618,7 +611,7 @@ async fn find(
                 return Ok(Vec::new());
             }
         }
-        cases.db.list(&filter).await?.0
+        cases.store.list(&filter).await?.0
     };
     // A class may have turned private since: the code table has the last word.
     found.retain(|c| is_listable(c, tables));
@@ -636,7 +629,7 @@ async fn list_requests(
     let params = Params::parse(query.as_deref());
     let found = find(cases, &state.tables, &params).await?;
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
-    let notes: HashMap<i64, String> = cases.db.latest_public_notes(&ids).await?;
+    let notes: HashMap<i64, String> = cases.store.latest_public_notes(&ids).await?;
     let store = state.store.snapshot();
     let list: Vec<Value> = found
         .iter()
@@ -666,7 +659,7 @@ async fn get_request(
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(unknown)?;
-    let case = match cases.db.get(id).await {
+    let case = match cases.store.get(id).await {
         Ok(case) => case,
         Err(CaseError::NotFound(_)) => return Err(unknown()),
         Err(e) => return Err(e.into()),
@@ -676,7 +669,7 @@ async fn get_request(
     if !is_listable(&case, &state.tables) && !tracked {
         return Err(unknown());
     }
-    let history = cases.db.events(id).await?;
+    let history = cases.store.events(id).await?;
     let store = state.store.snapshot();
     let view = public_view(
         &case,

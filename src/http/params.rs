@@ -1,7 +1,10 @@
-//! Query-string parsing with errors that name the parameter and the problem.
+//! What every handler reads from a request, parsed once, with errors that name the parameter
+//! or field and the problem: query strings ([`Params`]), a JSON body ([`parse_body`]), the
+//! body's media type ([`content_type`]), a coordinate system and a point in it.
 
 use super::ApiError;
 use crate::spatial::crs::Crs;
+use axum::http::{HeaderMap, header};
 use geo::Coord;
 
 #[derive(Debug, Clone, Default)]
@@ -92,6 +95,24 @@ impl Params {
         Ok(value)
     }
 
+    /// A whole number of `what` (people, places), not negative, if given.
+    pub fn count(&self, name: &str, what: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name)
+            .map(|raw| {
+                raw.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            name,
+                            format!("{name} must be a whole number of {what}, got {raw:?}"),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
     /// `crs` (WGS84 when absent): see [`parse_crs`].
     pub fn crs(&self) -> Result<Crs, ApiError> {
         parse_crs("crs", self.get("crs"))
@@ -113,6 +134,25 @@ impl Params {
             .transpose()
     }
 
+    /// `bbox=minlon,minlat,maxlon,maxlat` (WGS84), if given.
+    pub fn bbox(&self) -> Result<Option<[f64; 4]>, ApiError> {
+        let invalid = || ApiError::invalid("bbox", "bbox is minlon,minlat,maxlon,maxlat");
+        let Some(raw) = self.get("bbox").filter(|raw| !raw.is_empty()) else {
+            return Ok(None);
+        };
+        let parts: Vec<f64> = raw
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| invalid())?;
+        match parts.as_slice() {
+            [w, s, e, n] if parts.iter().all(|v| v.is_finite()) && w <= e && s <= n => {
+                Ok(Some([*w, *s, *e, *n]))
+            }
+            _ => Err(invalid()),
+        }
+    }
+
     /// `lon` and `lat` (in `crs`), validated and converted to WGS84.
     pub fn point(&self) -> Result<(Coord<f64>, Crs), ApiError> {
         let crs = self.crs()?;
@@ -132,6 +172,40 @@ pub fn parse_crs(field: &str, raw: Option<&str>) -> Result<Crs, ApiError> {
             Crs::parse(text).map_err(|e| ApiError::invalid(field, format!("{field}: {e}")))
         }
     }
+}
+
+/// Parses a JSON body with errors naming the field (serde_path_to_error).
+pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::invalid(&field, format!("bad JSON body: {}", e.inner()))
+    })
+}
+
+/// The media type of the request body (`text/csv`, `application/json`…), lower case, without
+/// parameters such as `charset`; `None` without a `Content-Type`.
+pub fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// The `crs` member of a JSON body (WGS84 when absent; see [`parse_crs`]).
+pub fn body_crs(raw: Option<&str>) -> Result<Crs, ApiError> {
+    parse_crs("crs", raw)
 }
 
 /// Checks a point given in `crs` and converts it to WGS84. In a projected CRS `lon`/`lat`

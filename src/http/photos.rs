@@ -4,7 +4,7 @@
 //! but staff gets the re-encoded copy without EXIF (no GPS position, no camera serial). A photo
 //! the caller may not see is a 404, exactly like one that does not exist.
 
-use super::auth::{Caller, caller_for};
+use super::auth::Caller;
 use super::cases::service;
 use super::params::Params;
 use super::{ApiError, AppState};
@@ -28,11 +28,11 @@ async fn public_may_see(
     hash: &str,
     tracked: Option<(i64, &str)>,
 ) -> Result<bool, ApiError> {
-    for (case_id, kind) in cases.db.photo_links(hash).await? {
+    for (case_id, kind) in cases.store.photo_links(hash).await? {
         if kind != "report" {
             continue;
         }
-        let case = cases.db.get(case_id).await?;
+        let case = cases.store.get(case_id).await?;
         if is_listable(&case, tables) && case.photos_public {
             return Ok(true);
         }
@@ -53,16 +53,13 @@ pub async fn photo(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
-    let caller = match params.get("key") {
-        Some(key) if !header_caller.actor.is_staff() => caller_for(&state, Some(key)).await?,
-        _ => header_caller,
-    };
+    let caller = header_caller.or_query_key(&state, &params).await?;
     let cases = service(&state)?;
     if !is_hash(&hash) {
         return Err(not_found());
     }
     // Recorded means linked to a committed case or step.
-    let Some(original_type) = cases.db.photo_type(&hash).await? else {
+    let Some(original_type) = cases.store.photo_type(&hash).await? else {
         return Err(not_found());
     };
     let thumb = matches!(params.get("thumb"), Some("1" | "true" | "yes"));

@@ -4,7 +4,7 @@
 //! coarsened places, never to the true ones — otherwise shrinking the box around a case would
 //! find its exact position.
 
-use super::cases::{bbox_param, service};
+use super::cases::service;
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::cases::public_view::{LOCATION_GRID_M, coarsen, is_listable, public_classes};
@@ -47,7 +47,7 @@ pub async fn cases(
 ) -> Result<Response, ApiError> {
     let cases = service(&state)?;
     let params = Params::parse(query.as_deref());
-    let bbox = bbox_param(&params)?;
+    let bbox = params.bbox()?;
     let limit = match params.get("limit").filter(|l| !l.is_empty()) {
         None => 200,
         Some(raw) => raw
@@ -89,7 +89,7 @@ pub async fn cases(
         limit: MAX_FEATURES * 2,
         ..CaseFilter::default()
     };
-    let (found, _) = cases.db.list(&filter).await?;
+    let (found, _) = cases.store.list(&filter).await?;
     let inside = |c: &crate::cases::Case| {
         let (lon, lat) = coarsen(c.lon, c.lat);
         bbox.is_none_or(|[w, s, e, n]| lon >= w && lon <= e && lat >= s && lat <= n)
@@ -100,7 +100,7 @@ pub async fn cases(
         .take(limit as usize)
         .collect();
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
-    let notes = cases.db.latest_public_notes(&ids).await?;
+    let notes = cases.store.latest_public_notes(&ids).await?;
     let store = state.store.snapshot();
     let features = found
         .iter()

@@ -1,13 +1,9 @@
 //! How features appear inside API answers.
 
 use crate::spatial::Layer;
+use crate::spatial::distance::round_m;
 use serde::Serialize;
 use serde_json::{Map, Value};
-
-/// Metres rounded to decimetres: enough for people, stable for tests.
-pub fn round_m(m: f64) -> f64 {
-    (m * 10.0).round() / 10.0
-}
 
 /// A feature referred to by an answer: layer, id, name, distance and its properties.
 #[derive(Debug, Serialize)]

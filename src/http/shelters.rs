@@ -6,21 +6,24 @@
 //! one transaction. A plan without `commit` changes nothing.
 
 use super::auth::Caller;
-use super::cases::{parse_body, service};
-use super::render::round_m;
+use super::cases::service;
+use super::params::parse_body;
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::catalog::Role;
 use crate::services::allocate::{
     self, DEFAULT_DETOUR_FACTOR, Demand, MAX_DETOUR_FACTOR, MAX_PEOPLE, Plan, Scope, SkipReason,
 };
-use crate::services::occupancy::{Change, Live, ShelterError, ShelterStatus, history};
+use crate::services::occupancy::{Change, Live, ShelterError, ShelterStatus};
 use crate::services::{ServiceError, Viewer};
+use crate::shelters::{ShelterChange, ShelterEvent, history};
+use crate::spatial::distance::round_m;
 use crate::spatial::{Layer, LayerStore};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Events shown with one shelter (staff only).
@@ -35,18 +38,16 @@ pub async fn live(state: &AppState) -> Result<Arc<Live>, ApiError> {
     Ok(state.shelters.snapshot())
 }
 
-/// Puts a shelter's live `occupancy` and `status` into a feature's `properties` and its free
-/// places into `free_capacity`, so every answer that shows a shelter shows it as it is now.
-/// Features of other layers are left alone.
-pub fn annotate(object: &mut Map<String, Value>, layer: &Layer, i: usize, live: &Live) {
-    let Some(view) = live.view(layer, i) else {
-        return;
-    };
-    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+/// A feature's properties as they stand now: for a shelter, the register's with the live
+/// `occupancy` and `status` in their place, so every answer that shows a shelter shows it as it
+/// is now; other layers' as loaded.
+pub fn properties_now(layer: &Layer, i: usize, live: &Live) -> Map<String, Value> {
+    let mut properties = layer.properties_json(i);
+    if let Some(view) = live.view(layer, i) {
         properties.insert("occupancy".into(), view.occupancy.into());
         properties.insert("status".into(), view.status.as_str().into());
     }
-    object.insert("free_capacity".into(), view.free().into());
+    properties
 }
 
 fn shelter_layer(store: &LayerStore, viewer: Viewer) -> Result<&Layer, ApiError> {
@@ -60,39 +61,93 @@ fn shelter_layer(store: &LayerStore, viewer: Viewer) -> Result<&Layer, ApiError>
 }
 
 /// One shelter as a GeoJSON Feature with its live state.
-fn shelter_feature(layer: &Layer, i: usize, live: &Live, viewer: Viewer) -> Value {
-    let mut properties = layer.properties_json(i);
-    if let Some(view) = live.view(layer, i) {
-        properties.insert("occupancy".into(), view.occupancy.into());
-        properties.insert("status".into(), view.status.as_str().into());
-        properties.insert("status_name".into(), view.status.name_zh().into());
-        properties.insert("free".into(), view.free().into());
-        let ratio = if view.capacity > 0 {
+#[derive(Debug, Serialize)]
+struct ShelterFeature<'a> {
+    r#type: &'static str,
+    id: &'a str,
+    geometry: geojson::Geometry,
+    properties: LiveProperties<'a>,
+    /// Its latest reports (key holders, one shelter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<HistoryEntry<'a>>>,
+    /// The change a report just made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<&'a ShelterChange>,
+}
+
+/// The register's properties with the shelter's state now, for colouring the map.
+#[derive(Debug, Serialize)]
+struct LiveProperties<'a> {
+    #[serde(flatten)]
+    register: Map<String, Value>,
+    status_name: &'static str,
+    free: i64,
+    free_ratio: f64,
+    accepting: bool,
+    reported: bool,
+    updated_time: Option<String>,
+    /// Who reported (key holders only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_by: Option<Option<&'a str>>,
+}
+
+/// One entry of a shelter's history, with its time.
+#[derive(Debug, Serialize)]
+struct HistoryEntry<'a> {
+    #[serde(flatten)]
+    event: &'a ShelterEvent,
+    time: String,
+}
+
+impl<'a> ShelterFeature<'a> {
+    /// Feature `i` of the shelter layer; `None` for other layers.
+    fn new(layer: &'a Layer, i: usize, live: &'a Live, viewer: Viewer) -> Option<Self> {
+        let view = live.view(layer, i)?;
+        let free_ratio = if view.capacity > 0 {
             (view.free() as f64 / view.capacity as f64 * 1000.0).round() / 1000.0
         } else {
             0.0
         };
-        properties.insert("free_ratio".into(), json!(ratio));
-        properties.insert("accepting".into(), view.accepting().into());
-        properties.insert("reported".into(), view.reported.is_some().into());
-        properties.insert(
-            "updated_time".into(),
-            json!(view.reported.map(|r| rfc3339(r.updated_at))),
-        );
-        if viewer == Viewer::Staff {
-            properties.insert(
-                "updated_by".into(),
-                json!(view.reported.map(|r| r.actor.as_str())),
-            );
-        }
+        Some(ShelterFeature {
+            r#type: "Feature",
+            id: layer.id(i),
+            geometry: geojson::Geometry::new(geojson::Value::from(&layer.geometry(i).to_geo())),
+            properties: LiveProperties {
+                register: properties_now(layer, i, live),
+                status_name: view.status.name_zh(),
+                free: view.free(),
+                free_ratio,
+                accepting: view.accepting(),
+                reported: view.reported.is_some(),
+                updated_time: view.reported.map(|r| rfc3339(r.updated_at)),
+                updated_by: (viewer == Viewer::Staff)
+                    .then(|| view.reported.map(|r| r.actor.as_str())),
+            },
+            history: None,
+            change: None,
+        })
     }
-    let geometry = geojson::Geometry::new(geojson::Value::from(&layer.geometry(i).to_geo()));
-    json!({
-        "type": "Feature",
-        "id": layer.id(i),
-        "geometry": geometry,
-        "properties": properties,
-    })
+}
+
+fn unknown(id: &str) -> ShelterError {
+    ShelterError::UnknownShelter(id.to_string())
+}
+
+/// The capacity and occupancy of the shelters listed, and the free places of the open ones.
+#[derive(Debug, Default, Serialize)]
+struct Totals {
+    capacity: i64,
+    occupancy: i64,
+    free_in_open_shelters: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct ShelterList<'a> {
+    r#type: &'static str,
+    layer: &'a str,
+    count: usize,
+    totals: Totals,
+    features: Vec<ShelterFeature<'a>>,
 }
 
 /// `GET /api/shelters[?status=open|closed|full][&min_free=N]`: every shelter with its live
@@ -101,39 +156,18 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = super::params::Params::parse(query.as_deref());
     let status = params
         .get("status")
         .filter(|s| !s.is_empty())
-        .map(|raw| {
-            ShelterStatus::parse(raw).ok_or_else(|| {
-                ApiError::invalid(
-                    "status",
-                    format!("status is open, closed or full, not {raw:?}"),
-                )
-            })
-        })
+        .map(status_param)
         .transpose()?;
-    let min_free = params
-        .get("min_free")
-        .map(|raw| {
-            raw.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "min_free",
-                        format!("min_free must be a whole number of places, got {raw:?}"),
-                    )
-                })
-        })
-        .transpose()?;
+    let min_free = params.count("min_free", "places")?;
     let live = live(&state).await?;
     let store = state.store.snapshot();
     let layer = shelter_layer(&store, caller.viewer)?;
-    let (mut capacity, mut occupancy, mut free_open) = (0i64, 0i64, 0i64);
+    let mut totals = Totals::default();
     let mut features = Vec::new();
     for i in 0..layer.len() {
         let Some(view) = live.view(layer, i) else {
@@ -142,20 +176,21 @@ pub async fn list(
         if status.is_some_and(|s| s != view.status) || min_free.is_some_and(|n| view.free() < n) {
             continue;
         }
-        capacity += view.capacity;
-        occupancy += view.occupancy;
+        totals.capacity += view.capacity;
+        totals.occupancy += view.occupancy;
         if view.accepting() {
-            free_open += view.free();
+            totals.free_in_open_shelters += view.free();
         }
-        features.push(shelter_feature(layer, i, &live, caller.viewer));
+        features.extend(ShelterFeature::new(layer, i, &live, caller.viewer));
     }
-    Ok(Json(json!({
-        "type": "FeatureCollection",
-        "layer": layer.def.id,
-        "count": features.len(),
-        "totals": {"capacity": capacity, "occupancy": occupancy, "free_in_open_shelters": free_open},
-        "features": features,
-    })))
+    Ok(Json(ShelterList {
+        r#type: "FeatureCollection",
+        layer: &layer.def.id,
+        count: features.len(),
+        totals,
+        features,
+    })
+    .into_response())
 }
 
 /// `GET /api/shelters/{id}`: one shelter, live; key holders also get its latest reports.
@@ -163,31 +198,37 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let live = live(&state).await?;
     let store = state.store.snapshot();
     let layer = shelter_layer(&store, caller.viewer)?;
-    let i = layer
-        .find(&id)
-        .ok_or_else(|| ShelterError::UnknownShelter(id.clone()))?;
-    let mut feature = shelter_feature(layer, i, &live, caller.viewer);
-    if caller.actor.is_staff() {
-        if let Some(cases) = &state.cases {
-            let events = history(&cases.db, &id, HISTORY).await?;
-            let events: Vec<Value> = events
-                .iter()
-                .map(|e| {
-                    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-                    if let Some(obj) = v.as_object_mut() {
-                        obj.insert("time".into(), json!(rfc3339(e.at)));
-                    }
-                    v
-                })
-                .collect();
-            feature["history"] = json!(events);
-        }
-    }
-    Ok(Json(feature))
+    let i = layer.find(&id).ok_or_else(|| unknown(&id))?;
+    let events = match &state.cases {
+        Some(cases) if caller.actor.is_staff() => Some(history(&cases.db, &id, HISTORY).await?),
+        _ => None,
+    };
+    let mut feature =
+        ShelterFeature::new(layer, i, &live, caller.viewer).ok_or_else(|| unknown(&id))?;
+    feature.history = events.as_ref().map(|events| {
+        events
+            .iter()
+            .map(|event| HistoryEntry {
+                time: rfc3339(event.at),
+                event,
+            })
+            .collect()
+    });
+    Ok(Json(feature).into_response())
+}
+
+/// A status as the API takes it.
+fn status_param(raw: &str) -> Result<ShelterStatus, ApiError> {
+    ShelterStatus::parse(raw).ok_or_else(|| {
+        ApiError::invalid(
+            "status",
+            format!("status is open, closed or full, not {raw:?}"),
+        )
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,22 +252,11 @@ pub async fn report(
     caller: Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let cases = service(&state)?;
     let body: ReportBody = parse_body(&body)?;
-    let status = body
-        .status
-        .as_deref()
-        .map(|raw| {
-            ShelterStatus::parse(raw).ok_or_else(|| {
-                ApiError::invalid(
-                    "status",
-                    format!("status is open, closed or full, not {raw:?}"),
-                )
-            })
-        })
-        .transpose()?;
+    let status = body.status.as_deref().map(status_param).transpose()?;
     let change = Change {
         occupancy: body.occupancy,
         delta: body.delta,
@@ -247,12 +277,11 @@ pub async fn report(
         )
         .await?;
     let live = state.shelters.snapshot();
-    let i = layer
-        .find(&id)
-        .ok_or_else(|| ShelterError::UnknownShelter(id.clone()))?;
-    let mut feature = shelter_feature(layer, i, &live, caller.viewer);
-    feature["change"] = serde_json::to_value(&done).unwrap_or(Value::Null);
-    Ok(Json(feature))
+    let i = layer.find(&id).ok_or_else(|| unknown(&id))?;
+    let mut feature =
+        ShelterFeature::new(layer, i, &live, caller.viewer).ok_or_else(|| unknown(&id))?;
+    feature.change = Some(&done);
+    Ok(Json(feature).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,7 +320,7 @@ pub async fn allocate(
     State(state): State<AppState>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: AllocateBody = parse_body(&body)?;
     if body.commit {
         caller.require_staff()?;
@@ -357,19 +386,36 @@ pub async fn allocate(
         (allocate::plan(layer, &live, &request), None)
     };
     let live = state.shelters.snapshot();
-    let mut out = plan_json(&store, layer, &live, &request, &plan);
-    out["basis"] = json!(basis);
-    out["scope"] = json!(scope.map(Scope::as_str));
-    out["detour_factor"] = json!(detour_factor);
-    out["max_distance_m"] = json!(max_walking_m);
-    out["walking_estimate"] = json!(
-        "walking_m = path_m × detour_factor; the path is the straight line, or the shortest way round the exclude zones (no road routing)"
-    );
-    out["committed"] = json!(committed.is_some());
-    if let Some(changes) = committed {
-        out["changes"] = serde_json::to_value(changes).unwrap_or(Value::Null);
-    }
-    Ok(Json(out))
+    Ok(Json(Allocation {
+        plan: PlanOut::new(&store, layer, &live, &request, &plan),
+        basis,
+        scope: scope.map(Scope::as_str),
+        detour_factor,
+        max_distance_m: max_walking_m,
+        walking_estimate: WALKING_ESTIMATE,
+        committed: committed.is_some(),
+        changes: committed,
+    })
+    .into_response())
+}
+
+/// How walking distances are estimated, said with every plan.
+const WALKING_ESTIMATE: &str = "walking_m = path_m × detour_factor; the path is the straight line, or the shortest way round the exclude zones (no road routing)";
+
+/// The answer to an allocation: the plan, what it was asked, and what a commit changed.
+#[derive(Debug, Serialize)]
+struct Allocation<'a> {
+    #[serde(flatten)]
+    plan: PlanOut<'a>,
+    /// How the people were counted: `request`, or the area's cells or villages.
+    basis: &'static str,
+    scope: Option<&'static str>,
+    detour_factor: f64,
+    max_distance_m: Option<f64>,
+    walking_estimate: &'static str,
+    committed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<Vec<ShelterChange>>,
 }
 
 /// The groups of people the body asks to place, how they were counted, and the scope.
@@ -419,7 +465,7 @@ fn demands(
                 )
             })?;
             let lat = lat.ok_or_else(|| ApiError::invalid("lat", "lat is required with lon"))?;
-            let crs = super::params::parse_crs("crs", body.crs.as_deref())?;
+            let crs = super::params::body_crs(body.crs.as_deref())?;
             let origin = super::params::point(lon, lat, &crs)?;
             let people = body
                 .people
@@ -444,10 +490,25 @@ fn demands(
     }
 }
 
-fn point_json(layer: &Layer, i: usize) -> Value {
-    match layer.geometry(i).to_geo_point() {
-        Some(c) => json!({"lon": c.x, "lat": c.y}),
-        None => Value::Null,
+/// A point as the allocation answers name it.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct LonLat {
+    lon: f64,
+    lat: f64,
+}
+
+impl LonLat {
+    /// Rounded to 1e-7° like the paths, so a path starts exactly where its group does.
+    fn of(c: geo::Coord<f64>) -> LonLat {
+        LonLat {
+            lon: round_deg(c.x),
+            lat: round_deg(c.y),
+        }
+    }
+
+    /// Feature `i`'s place, if it is a point.
+    fn feature(layer: &Layer, i: usize) -> Option<LonLat> {
+        layer.geometry(i).to_geo_point().map(LonLat::of)
     }
 }
 
@@ -501,7 +562,7 @@ impl LineStringJson {
 struct AssignmentJson<'a> {
     #[serde(flatten)]
     shelter: ShelterRef<'a>,
-    at: Value,
+    at: Option<LonLat>,
     group: usize,
     /// Straight line.
     distance_m: f64,
@@ -532,106 +593,168 @@ struct BlockedJson<'a> {
 /// Blocked pairs listed at most (nearest first); `blocked_total` counts them all.
 const BLOCKED_LISTED: usize = 100;
 
-fn plan_json(
-    store: &LayerStore,
-    layer: &Layer,
-    live: &Live,
-    request: &allocate::Request,
-    plan: &Plan,
-) -> Value {
-    let villages = store.by_role(Role::Village);
-    let zone_label = |z: usize| request.exclude.get(z).map_or("", |z| z.label.as_str());
-    let groups: Vec<Value> = request
-        .demands
-        .iter()
-        .enumerate()
-        .map(|(n, d)| {
-            let village = d
-                .village
-                .zip(villages)
-                .map(|(v, layer)| json!({"id": layer.id(v), "name": layer.label(v)}));
-            let leaving: Vec<&str> = plan
-                .leaving
-                .get(n)
-                .map(|zones| zones.iter().map(|&z| zone_label(z)).collect())
-                .unwrap_or_default();
-            json!({
-                "group": n,
-                "village": village,
-                "origin": {"lon": round_deg(d.origin.x), "lat": round_deg(d.origin.y)},
-                "people": d.people,
-                "cells": d.cells,
-                "placed": plan.placed_by_demand.get(n).copied().unwrap_or(0),
-                "unplaced": d.people - plan.placed_by_demand.get(n).copied().unwrap_or(0),
-                "in_zones": leaving,
+/// A plan as the API answers it.
+#[derive(Debug, Serialize)]
+struct PlanOut<'a> {
+    people: i64,
+    placed: i64,
+    unplaced: i64,
+    groups: Vec<GroupJson<'a>>,
+    assignments: Vec<AssignmentJson<'a>>,
+    skipped: Vec<SkippedJson<'a>>,
+    blocked: Vec<BlockedJson<'a>>,
+    blocked_total: usize,
+    usable_shelters: usize,
+    usable_free: i64,
+}
+
+/// A group of people (a point's, or a village's in an area) and how it was placed.
+#[derive(Debug, Serialize)]
+struct GroupJson<'a> {
+    group: usize,
+    village: Option<VillageRef<'a>>,
+    origin: LonLat,
+    people: i64,
+    cells: usize,
+    placed: i64,
+    unplaced: i64,
+    /// The exclusion zones the group starts in (it walks straight out of them).
+    in_zones: Vec<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct VillageRef<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+}
+
+/// A shelter the plan passed over, and why.
+#[derive(Debug, Serialize)]
+struct SkippedJson<'a> {
+    #[serde(flatten)]
+    shelter: ShelterRef<'a>,
+    reason: &'static str,
+    distance_m: f64,
+    walking_m: f64,
+    status: Option<&'static str>,
+    free: Option<i64>,
+    /// For a shelter inside an exclusion zone: the zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zone: Option<Option<&'a str>>,
+}
+
+impl<'a> PlanOut<'a> {
+    fn new(
+        store: &'a LayerStore,
+        layer: &'a Layer,
+        live: &Live,
+        request: &'a allocate::Request,
+        plan: &'a Plan,
+    ) -> PlanOut<'a> {
+        let villages = store.by_role(Role::Village);
+        let zone_label = |z: usize| request.exclude.get(z).map_or("", |z| z.label.as_str());
+        let groups = request
+            .demands
+            .iter()
+            .enumerate()
+            .map(|(n, d)| {
+                let placed = plan.placed_by_demand.get(n).copied().unwrap_or(0);
+                GroupJson {
+                    group: n,
+                    village: d.village.zip(villages).map(|(v, layer)| VillageRef {
+                        id: layer.id(v),
+                        name: layer.label(v),
+                    }),
+                    origin: LonLat::of(d.origin),
+                    people: d.people,
+                    cells: d.cells,
+                    placed,
+                    unplaced: d.people - placed,
+                    in_zones: plan
+                        .leaving
+                        .get(n)
+                        .map(|zones| zones.iter().map(|&z| zone_label(z)).collect())
+                        .unwrap_or_default(),
+                }
             })
-        })
-        .collect();
-    let assignments: Vec<AssignmentJson> = plan
-        .assignments
-        .iter()
-        .map(|a| AssignmentJson {
-            shelter: ShelterRef::new(layer, a.shelter),
-            at: point_json(layer, a.shelter),
-            group: a.demand,
-            distance_m: round_m(a.distance_m),
-            route: if a.path.len() > 2 {
-                "around_zones"
-            } else {
-                "straight"
-            },
-            path: LineStringJson::new(&a.path),
-            path_m: round_m(a.path_m),
-            walking_m: round_m(a.walking_m),
-            people: a.people,
-            free_before: a.free_before,
-            free_after: a.free_after,
-        })
-        .collect();
-    let blocked: Vec<BlockedJson> = plan
-        .blocked
-        .iter()
-        .take(BLOCKED_LISTED)
-        .map(|b| BlockedJson {
-            group: b.demand,
-            shelter: ShelterRef::new(layer, b.shelter),
-            reason: b.reason.as_str(),
-            distance_m: round_m(b.distance_m),
-            path_m: b.path_m.map(round_m),
-            walking_m: b.path_m.map(|m| round_m(m * request.detour_factor)),
-            zones: b.zones.iter().map(|&z| zone_label(z)).collect(),
-        })
-        .collect();
-    let skipped: Vec<Value> = plan
-        .skipped
-        .iter()
-        .map(|s| {
-            let view = live.view(layer, s.shelter);
-            let mut v = serde_json::to_value(ShelterRef::new(layer, s.shelter))
-                .unwrap_or_else(|_| json!({}));
-            v["reason"] = json!(s.reason.as_str());
-            v["distance_m"] = json!(round_m(s.distance_m));
-            v["walking_m"] = json!(round_m(s.walking_m));
-            v["status"] = json!(view.as_ref().map(|v| v.status.as_str()));
-            v["free"] = json!(view.as_ref().map(|v| v.free()));
-            if let SkipReason::Excluded(z) = s.reason {
-                v["zone"] = json!(request.exclude.get(z).map(|z| z.label.as_str()));
-            }
-            v
-        })
-        .collect();
-    json!({
-        "people": plan.people,
-        "placed": plan.placed,
-        "unplaced": plan.unplaced,
-        "groups": groups,
-        "assignments": assignments,
-        "skipped": skipped,
-        "blocked": blocked,
-        "blocked_total": plan.blocked.len(),
-        "usable_shelters": plan.usable_shelters,
-        "usable_free": plan.usable_free,
-    })
+            .collect();
+        let assignments = plan
+            .assignments
+            .iter()
+            .map(|a| AssignmentJson {
+                shelter: ShelterRef::new(layer, a.shelter),
+                at: LonLat::feature(layer, a.shelter),
+                group: a.demand,
+                distance_m: round_m(a.distance_m),
+                route: if a.path.len() > 2 {
+                    "around_zones"
+                } else {
+                    "straight"
+                },
+                path: LineStringJson::new(&a.path),
+                path_m: round_m(a.path_m),
+                walking_m: round_m(a.walking_m),
+                people: a.people,
+                free_before: a.free_before,
+                free_after: a.free_after,
+            })
+            .collect();
+        let blocked = plan
+            .blocked
+            .iter()
+            .take(BLOCKED_LISTED)
+            .map(|b| BlockedJson {
+                group: b.demand,
+                shelter: ShelterRef::new(layer, b.shelter),
+                reason: b.reason.as_str(),
+                distance_m: round_m(b.distance_m),
+                path_m: b.path_m.map(round_m),
+                walking_m: b.path_m.map(|m| round_m(m * request.detour_factor)),
+                zones: b.zones.iter().map(|&z| zone_label(z)).collect(),
+            })
+            .collect();
+        let skipped = plan
+            .skipped
+            .iter()
+            .map(|s| {
+                let view = live.view(layer, s.shelter);
+                SkippedJson {
+                    shelter: ShelterRef::new(layer, s.shelter),
+                    reason: s.reason.as_str(),
+                    distance_m: round_m(s.distance_m),
+                    walking_m: round_m(s.walking_m),
+                    status: view.as_ref().map(|v| v.status.as_str()),
+                    free: view.as_ref().map(|v| v.free()),
+                    zone: match s.reason {
+                        SkipReason::Excluded(z) => {
+                            Some(request.exclude.get(z).map(|z| z.label.as_str()))
+                        }
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        PlanOut {
+            people: plan.people,
+            placed: plan.placed,
+            unplaced: plan.unplaced,
+            groups,
+            assignments,
+            skipped,
+            blocked,
+            blocked_total: plan.blocked.len(),
+            usable_shelters: plan.usable_shelters,
+            usable_free: plan.usable_free,
+        }
+    }
+}
+
+/// A shelter change on the stream, with its time.
+#[derive(Serialize)]
+struct StreamedChange<'a> {
+    #[serde(flatten)]
+    change: &'a ShelterChange,
+    time: String,
 }
 
 /// Shelter changes as `shelter` events on `/api/stream`: the shelter id, its new occupancy,
@@ -649,14 +772,14 @@ pub fn events(
         .map(|change| {
             Ok(match change {
                 Ok(change) => {
-                    let mut data = serde_json::to_value(&change).unwrap_or(Value::Null);
-                    if let Some(obj) = data.as_object_mut() {
-                        obj.insert("time".into(), json!(rfc3339(change.at)));
-                    }
+                    let data = StreamedChange {
+                        time: rfc3339(change.at),
+                        change: &change,
+                    };
                     Event::default()
                         .event("shelter")
                         .id(change.shelter.clone())
-                        .data(data.to_string())
+                        .data(serde_json::to_string(&data).unwrap_or_default())
                 }
                 Err(_) => Event::default().event("lagged").data("{}"),
             })

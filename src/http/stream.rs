@@ -3,8 +3,8 @@
 //! live.
 //! Browsers' EventSource cannot send headers, so the key may also come as `?key=`.
 
-use super::auth::{Caller, caller_for};
-use super::cases::{case_json, service};
+use super::auth::Caller;
+use super::cases::{CaseView, service};
 use super::params::Params;
 use super::{ApiError, AppState};
 use axum::extract::{RawQuery, State};
@@ -20,10 +20,7 @@ pub async fn stream(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
-    let caller = match params.get("key") {
-        Some(key) if !header_caller.actor.is_staff() => caller_for(&state, Some(key)).await?,
-        _ => header_caller,
-    };
+    let caller = header_caller.or_query_key(&state, &params).await?;
     caller.require_staff()?;
     let cases = service(&state)?;
     let changes = BroadcastStream::new(cases.subscribe());
@@ -37,15 +34,15 @@ pub async fn stream(
         async move {
             match change {
                 Ok(change) => {
-                    let mut data = case_json(&state, &change.case, change.at);
-                    if let Some(obj) = data.as_object_mut() {
-                        obj.insert("change".into(), serde_json::json!(change.kind));
-                    }
+                    let data = StreamedCase {
+                        case: CaseView::new(&state, &change.case, change.at),
+                        change: &change.kind,
+                    };
                     Some(Ok::<Event, Infallible>(
                         Event::default()
                             .event("case")
                             .id(change.case.id.to_string())
-                            .data(data.to_string()),
+                            .data(serde_json::to_string(&data).unwrap_or_default()),
                     ))
                 }
                 // A slow client missed some changes: tell it to reload its lists.
@@ -58,6 +55,14 @@ pub async fn stream(
     Ok(Sse::new(ready.chain(merged))
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// A case change on the stream: the case as staff see it, and what happened to it.
+#[derive(serde::Serialize)]
+struct StreamedCase<'a> {
+    #[serde(flatten)]
+    case: CaseView<'a>,
+    change: &'a str,
 }
 
 /// Feed alerts as `alert` events (`change`: `raised` with the whole alert, or `ended`); none

@@ -2,7 +2,7 @@
 //! `/fonts/{fontstack}/{range}.pbf` (glyph ranges from `styles/fonts/`).
 
 use super::{ApiError, AppState, origin};
-use crate::cli::glyphs::empty_range;
+use crate::tiles::glyphs::empty_range;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

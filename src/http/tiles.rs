@@ -3,6 +3,8 @@
 use super::{ApiError, AppState, origin};
 use crate::services::ServiceError;
 use crate::spatial::{Layer, LayerStore};
+// The live case layer, served alone (`/tiles/cases/{z}/{x}/{y}.mvt`) for key holders.
+use crate::tiles::cases::LAYER as CASES_LAYER;
 use crate::tiles::mercator::TileId;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -16,8 +18,6 @@ const MVT: &str = "application/vnd.mapbox-vector-tile";
 const CACHE_CONTROL: &str = "public, max-age=300, must-revalidate";
 /// Staff layers and cases must not sit in shared caches; cases change by the minute.
 const PRIVATE_CACHE_CONTROL: &str = "private, no-cache";
-/// The live case layer, served alone (`/tiles/cases/{z}/{x}/{y}.mvt`) for key holders.
-pub const CASES_LAYER: &str = "cases";
 
 /// The case layer's tile: made from the in-memory case positions on every request (no cache:
 /// cases move through the workflow all day), with an ETag of its bytes.

@@ -52,7 +52,7 @@ pub async fn track(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(not_found)?;
-    let case = match cases.db.get(id).await {
+    let case = match cases.store.get(id).await {
         Ok(case) => case,
         Err(CaseError::NotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
@@ -60,7 +60,7 @@ pub async fn track(
     if !token_matches(&case, token) {
         return Err(not_found());
     }
-    let events = cases.db.events(id).await?;
+    let events = cases.store.events(id).await?;
     let store = state.store.snapshot();
     let view = public_view(
         &case,

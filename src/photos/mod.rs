@@ -9,8 +9,10 @@
 //! EXIF, and with it the GPS position and the camera's serial number) and a thumbnail. File
 //! names never reach the file system: the object key is the hash.
 //!
-//! Which case a photo belongs to, and who may therefore see it, is recorded in the case database
-//! (`case_photos`), in the same transaction as the case or the action that brought it.
+//! Which case a photo belongs to, and who may therefore see it, is recorded in the application
+//! database (`case_photos`), in the same transaction as the case or the action that brought it.
+//!
+//! Floor 7 (see the crate doc): imports nothing from the crate.
 
 mod check;
 mod store;

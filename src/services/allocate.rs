@@ -27,7 +27,7 @@
 //! back in line at its path's length. Pairs the plan never reaches (their group already placed,
 //! their shelter already full) are never routed.
 //!
-//! A plan only reads the live occupancy; [`super::occupancy::Occupancy::commit`] applies one.
+//! A plan only reads the live occupancy it is given; the shelters room commits one.
 
 use super::occupancy::{Live, ShelterError, ShelterStatus};
 use crate::catalog::Role;

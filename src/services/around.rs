@@ -2,7 +2,7 @@
 //! is exposed within the radius, and what help is nearest.
 
 use super::locate::{DEFAULT_TOLERANCE_M, Location, locate};
-use super::nearest::{Filter, Query, nearest_live};
+use super::nearest::{Filter, Query, nearest};
 use super::occupancy::Live;
 use super::{ServiceError, Viewer};
 use crate::catalog::Role;
@@ -68,23 +68,14 @@ fn people(layer: &Layer, hits: &[(usize, f64)], field: &str) -> i64 {
         .sum()
 }
 
+/// The report around `p`, with the shelters section judged by `live`, their state now
+/// (reported occupancy and status, see [`super::occupancy`]): "open with room" means now.
 pub fn around<'s>(
     store: &'s LayerStore,
     p: Coord<f64>,
     radius_m: f64,
     viewer: Viewer,
-) -> Result<Report<'s>, ServiceError> {
-    around_live(store, p, radius_m, viewer, None)
-}
-
-/// As [`around`], with the shelters section judged by their live state (reported occupancy
-/// and status, see [`super::occupancy`]) when `live` is given: "open with room" means now.
-pub fn around_live<'s>(
-    store: &'s LayerStore,
-    p: Coord<f64>,
-    radius_m: f64,
-    viewer: Viewer,
-    live: Option<&Live>,
+    live: &Live,
 ) -> Result<Report<'s>, ServiceError> {
     let location = store
         .grid
@@ -116,7 +107,7 @@ pub fn around_live<'s>(
             query.filters.push(Filter::parse(layer, "status", "open")?);
             query.people = Some(1);
         }
-        let mut hits = nearest_live(layer, p, &query, live);
+        let mut hits = nearest(layer, p, &query, live);
         let truncated = hits.len() > SECTION_CAP;
         hits.truncate(SECTION_CAP);
         let people = match role {

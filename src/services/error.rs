@@ -14,3 +14,14 @@ pub enum ServiceError {
     #[error("{message}")]
     InvalidFilter { field: String, message: String },
 }
+
+impl ServiceError {
+    /// Names the point as the caller gave it (before any CRS conversion) when it is outside
+    /// the district: the caller recognises their own numbers.
+    pub fn as_given(self, lon: f64, lat: f64) -> ServiceError {
+        match self {
+            ServiceError::OutsideDistrict { .. } => ServiceError::OutsideDistrict { lon, lat },
+            other => other,
+        }
+    }
+}

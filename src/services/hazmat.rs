@@ -41,7 +41,8 @@
 //! zones, nearest first, each marked upwind or not.
 
 use super::locate::{DEFAULT_TOLERANCE_M, Location, locate};
-use super::nearest::{Filter, Query, free_capacity, nearest_live};
+use super::nearest::{Filter, Query, nearest};
+use super::occupancy::Live;
 use super::{ServiceError, Viewer};
 use crate::catalog::{AppliedDistances, Chemical, CodeTables, Erg, Role, Spill, TimeOfDay};
 pub use crate::spatial::distance::LocalFrame;
@@ -415,24 +416,15 @@ fn bearing_deg(from: Coord<f64>, to: Coord<f64>) -> f64 {
     if b < 0.0 { b + 360.0 } else { b }
 }
 
-/// Draws the zones for a release and lists what lies in them.
+/// Draws the zones for a release and lists what lies in them, judging safe shelters by `live`,
+/// their occupancy and status now (what shelter managers reported), so the list never sends
+/// people to a full shelter.
 pub fn analyse<'s, 't>(
     store: &'s LayerStore,
     tables: &'t CodeTables,
     request: &Request<'_>,
     viewer: Viewer,
-) -> Result<Analysis<'s, 't>, HazmatError> {
-    analyse_live(store, tables, request, viewer, None)
-}
-
-/// As [`analyse`], judging safe shelters by their live occupancy and status (what shelter
-/// managers reported) when `live` is given, so the list never sends people to a full shelter.
-pub fn analyse_live<'s, 't>(
-    store: &'s LayerStore,
-    tables: &'t CodeTables,
-    request: &Request<'_>,
-    viewer: Viewer,
-    live: Option<&super::occupancy::Live>,
+    live: &Live,
 ) -> Result<Analysis<'s, 't>, HazmatError> {
     check_wind(request.wind_from_deg, request.wind_speed_ms)?;
     let (point, hazard_source, default_chemical) = match request.origin {
@@ -609,21 +601,17 @@ pub fn analyse_live<'s, 't>(
             };
             let (dx, dy) = downwind_unit(request.wind_from_deg);
             let frame = LocalFrame::at(point);
-            nearest_live(layer, point, &query, live)
+            nearest(layer, point, &query, live)
                 .into_iter()
                 .filter(|(i, _)| !shelters_in_zones.contains(i))
                 .take(SAFE_SHELTERS)
                 .filter_map(|(i, d)| {
                     let at = layer.geometry(i).to_geo_point()?;
                     let (e, n) = frame.to_local(at);
-                    let free = match live {
-                        Some(live) => live.free_places(layer, i),
-                        None => free_capacity(layer, i),
-                    };
                     Some(SafeShelter {
                         index: i,
                         distance_m: d,
-                        free_capacity: free?,
+                        free_capacity: live.free_places(layer, i)?,
                         bearing_deg: bearing_deg(point, at),
                         upwind: e * dx + n * dy < 0.0,
                     })

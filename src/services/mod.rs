@@ -1,6 +1,9 @@
 //! What the centre asks all day, answered from the layer store: which cell, village, town and
 //! unit own a point; what is nearest; what is around an incident. Each service is a plain
 //! function over the store, so the HTTP handlers, the batch path and the benchmarks share it.
+//!
+//! Floor 5 (see the crate doc): uses `spatial` and `catalog` only — no database, no HTTP. What
+//! changes while the server runs (the live shelter state) comes in as an argument.
 
 pub mod allocate;
 pub mod around;
@@ -9,6 +12,7 @@ pub mod hazmat;
 pub mod locate;
 pub mod nearest;
 pub mod occupancy;
+pub mod place;
 pub mod routing;
 pub mod search;
 pub mod siting;

@@ -67,17 +67,18 @@ impl Filter {
         Ok(Filter { field, value })
     }
 
+    /// Does feature `i` match, judged by the layer's own values (the register)?
     pub fn matches(&self, layer: &Layer, i: usize) -> bool {
-        self.matches_live(layer, i, None)
+        self.matches_value(layer.value(i, self.field))
     }
 
-    /// As [`Filter::matches`], with shelters' reported `status` and `occupancy` in place of the
-    /// register's when `live` is given, so `status=open` means open now.
-    pub fn matches_live(&self, layer: &Layer, i: usize, live: Option<&Live>) -> bool {
-        let value = match live {
-            Some(live) => live.value(layer, i, self.field),
-            None => layer.value(i, self.field),
-        };
+    /// Does feature `i` match with shelters' reported `status` and `occupancy` in place of the
+    /// register's, so `status=open` means open now?
+    pub fn matches_now(&self, layer: &Layer, i: usize, live: &Live) -> bool {
+        self.matches_value(live.value(layer, i, self.field))
+    }
+
+    fn matches_value(&self, value: PropertyValue<'_>) -> bool {
         match (&self.value, value) {
             (FilterValue::Text(v), PropertyValue::Text(s)) => v == s,
             (FilterValue::Integer(v), PropertyValue::Integer(n)) => *v == n,
@@ -109,19 +110,10 @@ pub fn free_capacity(layer: &Layer, i: usize) -> Option<i64> {
     Some(get("capacity")? - get("occupancy").unwrap_or(0))
 }
 
-/// The k nearest matching features as (feature, metres), nearest first.
-pub fn nearest(layer: &Layer, p: Coord<f64>, query: &Query) -> Vec<(usize, f64)> {
-    nearest_live(layer, p, query, None)
-}
-
-/// As [`nearest`], judging shelters by their live state (reported occupancy and status, see
-/// [`super::occupancy`]) rather than the register's, when `live` is given.
-pub fn nearest_live(
-    layer: &Layer,
-    p: Coord<f64>,
-    query: &Query,
-    live: Option<&Live>,
-) -> Vec<(usize, f64)> {
+/// The k nearest matching features as (feature, metres), nearest first. Shelters are judged
+/// by `live`, their state now (reported occupancy and status, see [`super::occupancy`]; an
+/// empty [`Live`] is the register as loaded); other layers by their own values.
+pub fn nearest(layer: &Layer, p: Coord<f64>, query: &Query, live: &Live) -> Vec<(usize, f64)> {
     let k = query.k.min(MAX_K);
     let limit = query.max_distance_m.unwrap_or(f64::INFINITY);
     let mut best: Vec<(usize, f64)> = Vec::with_capacity(k + 1);
@@ -138,15 +130,11 @@ pub fn nearest_live(
             break;
         }
         let i = i as usize;
-        if !query.filters.iter().all(|f| f.matches_live(layer, i, live)) {
+        if !query.filters.iter().all(|f| f.matches_now(layer, i, live)) {
             continue;
         }
         if let Some(people) = query.people {
-            let free = match live {
-                Some(live) => live.free_places(layer, i),
-                None => free_capacity(layer, i),
-            };
-            if free.is_none_or(|free| free < people) {
+            if live.free_places(layer, i).is_none_or(|free| free < people) {
                 continue;
             }
         }

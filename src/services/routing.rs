@@ -20,6 +20,15 @@ pub enum Basis {
     Nearest,
 }
 
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Jurisdiction => "jurisdiction",
+            Basis::Nearest => "nearest",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitChoice {
     pub role: Role,
@@ -110,6 +119,30 @@ pub fn route<'t>(
         responsible,
         nearest: of_type,
     })
+}
+
+/// Which level a unit code belongs to, if it is a handling unit at all.
+pub fn unit_level(store: &LayerStore, code: &str) -> Option<Level> {
+    for (role, level) in [
+        (Role::DistrictUnit, Level::District),
+        (Role::TownUnit, Level::Town),
+    ] {
+        if store.by_role(role).and_then(|l| l.find(code)).is_some() {
+            return Some(level);
+        }
+    }
+    None
+}
+
+/// The unit's display name, for Open311's `agency_responsible` and the web page.
+pub fn unit_name(store: &LayerStore, code: &str) -> Option<String> {
+    [Role::DistrictUnit, Role::TownUnit]
+        .into_iter()
+        .find_map(|role| {
+            let layer = store.by_role(role)?;
+            let i = layer.find(code)?;
+            layer.label(i).map(str::to_string)
+        })
 }
 
 #[cfg(test)]

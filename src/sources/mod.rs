@@ -2,7 +2,7 @@
 //! stream of raw features, in the coordinates it holds them in.
 //!
 //! A source only decodes; it does not judge and does not reproject. Reprojection to WGS84 and
-//! validation (geometry, coordinates, ids, property types) happen once, in [`crate::spatial`],
+//! validation (geometry, coordinates, ids, property types) happen once, in the layer store (`spatial`),
 //! so every back end is held to the same rules. One trait, [`LayerSource`], fits them all (the
 //! shape of martin's `Source`): a problem names the file and feature index, or the table and
 //! key, through [`Location`].
@@ -13,6 +13,9 @@
 //! | GeoPackage (own reader, sqlx) | `.gpkg` | [`geopackage`] |
 //! | GDAL/OGR | `.shp`, `.gdb`, `.tab`, `.mif`, `.kml`, `.gml`, `.csv`, `.fgb`, … | [`gdal`] |
 //! | PostGIS | `postgis = "schema.table"` | [`postgis`] |
+//!
+//! Floor 7 (see the crate doc): uses `catalog` only; the layer store above (`spatial`) loads
+//! through these readers.
 
 mod error;
 pub mod gdal;

@@ -122,6 +122,12 @@ impl Planar {
     }
 }
 
+/// Metres rounded to decimetres: what every answer shows (enough for people, stable for
+/// tests and the same everywhere a distance appears).
+pub fn round_m(m: f64) -> f64 {
+    (m * 10.0).round() / 10.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

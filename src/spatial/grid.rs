@@ -1,7 +1,8 @@
 //! The unit grid as the services use it: an exact locator over the cells and each cell's
 //! village, beat and town, worked out once when the store loads.
 
-use super::layer::{GeometryRef, Layer};
+use super::geometry::GeometryRef;
+use super::layer::Layer;
 use super::locator::PolygonLocator;
 use crate::catalog::Role;
 use geo::{Coord, InteriorPoint};

@@ -2,7 +2,7 @@
 //! nearest-neighbour order in the tree is (within a known bound) true distance order.
 
 use super::distance::{Planar, metres};
-use super::layer::GeometryRef;
+use super::geometry::GeometryRef;
 use geo::{Coord, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};

@@ -3,12 +3,14 @@
 //! the announcements for [`BATCH_WINDOW`], reads just the changed rows, checks them by the load
 //! rules and swaps in a store where only the changed layers are rebuilt. A refused row (invalid
 //! geometry, outside the district, bad value) keeps the feature's last valid version and is
-//! logged and listed in the layer's report (`/healthz`). If the listening connection drops,
-//! announcements may have been missed, so every live layer is read again in full.
+//! logged and listed in the layer's report (`/healthz`). The listening is
+//! [`crate::db::notify`]'s: if its connection drops, announcements may have been missed, so
+//! every live layer is read again in full.
 
 use super::layer::Frame;
 use super::store::{LayerStore, SharedStore, reading};
 use crate::catalog::{LayerDef, Role};
+use crate::db::notify::Listener;
 use crate::sources::postgis::PostgisSource;
 use crate::sources::postgis::live::{self as triggers, CHANNEL, Change, Op};
 use crate::sources::{RawItem, SourceContext};
@@ -62,21 +64,19 @@ pub async fn spawn(store: SharedStore, ctx: SourceContext) -> Option<tokio::task
         }
     };
     warn_without_triggers(&url, &layers).await;
+    let pool = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy(&url)
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            tracing::error!("the layers database URL is unusable: {e}");
+            return None;
+        }
+    };
     // Listen before returning, so no edit committed after the start is missed.
-    let listener = listen(&url).await.ok();
-    Some(tokio::spawn(run(
-        store,
-        ctx,
-        url,
-        Arc::new(layers),
-        listener,
-    )))
-}
-
-async fn listen(url: &str) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
+    let listener = Listener::postgres(&pool, CHANNEL).await;
+    Some(tokio::spawn(run(store, ctx, Arc::new(layers), listener)))
 }
 
 fn open_all(defs: &[Arc<LayerDef>], url: &str) -> HashMap<String, LiveLayer> {
@@ -120,70 +120,44 @@ async fn warn_without_triggers(url: &str, layers: &HashMap<String, LiveLayer>) {
 async fn run(
     store: SharedStore,
     ctx: SourceContext,
-    url: String,
     layers: Arc<HashMap<String, LiveLayer>>,
-    mut ready: Option<sqlx::postgres::PgListener>,
+    mut listener: Listener,
 ) {
     let ctx = Arc::new(ctx);
-    loop {
-        let mut listener = match ready.take() {
-            Some(listener) => listener,
-            None => match listen(&url).await {
-                Ok(listener) => {
-                    // Edits made while nobody listened were not announced: read every layer
-                    // again.
-                    resync(&store, &ctx, &layers).await;
-                    listener
-                }
+    tracing::info!(layers = layers.len(), "following PostGIS layers live");
+    while let Some(batch) = listener.batch(BATCH_WINDOW).await {
+        if batch.missed {
+            // Edits made while nobody listened were not announced: read every layer again
+            // (which covers whatever this batch holds too).
+            resync(&store, &ctx, &layers).await;
+            continue;
+        }
+        let changes: Vec<Change> = batch
+            .notices
+            .iter()
+            .filter_map(|payload| match Change::parse(payload) {
+                Ok(c) => Some(c),
                 Err(e) => {
-                    tracing::warn!("cannot listen for layer edits on {CHANNEL}: {e}");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    continue;
+                    tracing::warn!("{e}");
+                    None
                 }
-            },
-        };
-        tracing::info!(layers = layers.len(), "following PostGIS layers live");
-        loop {
-            let changes = match gather(&mut listener).await {
-                Ok(changes) => changes,
-                Err(e) => {
-                    tracing::warn!("lost the layer-edit connection: {e}");
-                    break;
-                }
-            };
-            let (store, ctx, layers) = (store.clone(), ctx.clone(), layers.clone());
-            let started = Instant::now();
-            match tokio::task::spawn_blocking(move || apply(&store, &ctx, &layers, changes)).await {
-                Ok(applied) if !applied.layers.is_empty() => tracing::info!(
-                    layers = ?applied.layers,
-                    added = applied.added,
-                    removed = applied.removed,
-                    refused = applied.refused,
-                    ms = started.elapsed().as_millis() as u64,
-                    "applied layer edits"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::error!("applying layer edits failed: {e}"),
-            }
+            })
+            .collect();
+        let (store, ctx, layers) = (store.clone(), ctx.clone(), layers.clone());
+        let started = Instant::now();
+        match tokio::task::spawn_blocking(move || apply(&store, &ctx, &layers, changes)).await {
+            Ok(applied) if !applied.layers.is_empty() => tracing::info!(
+                layers = ?applied.layers,
+                added = applied.added,
+                removed = applied.removed,
+                refused = applied.refused,
+                ms = started.elapsed().as_millis() as u64,
+                "applied layer edits"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("applying layer edits failed: {e}"),
         }
     }
-}
-
-/// Waits for one announcement, then takes what else arrives within [`BATCH_WINDOW`].
-async fn gather(listener: &mut sqlx::postgres::PgListener) -> Result<Vec<Change>, sqlx::Error> {
-    let mut changes = Vec::new();
-    let mut take = |payload: &str| match Change::parse(payload) {
-        Ok(c) => changes.push(c),
-        Err(e) => tracing::warn!("{e}"),
-    };
-    let lost = || sqlx::Error::Protocol("connection closed".into());
-    let first = listener.try_recv().await?.ok_or_else(lost)?;
-    take(first.payload());
-    let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-    while let Ok(next) = tokio::time::timeout_at(deadline, listener.try_recv()).await {
-        take(next?.ok_or_else(lost)?.payload());
-    }
-    Ok(changes)
 }
 
 /// The district frame edits must land in, from the current store.

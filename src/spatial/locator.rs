@@ -19,7 +19,8 @@
 //! point (the fixed scale is off by at most 0.2 % across a district: millimetres at 5 m).
 
 use super::distance::Planar;
-use super::layer::{GeometryRef, Layer};
+use super::geometry::GeometryRef;
+use super::layer::Layer;
 use geo::Coord;
 use rayon::prelude::*;
 use smallvec::SmallVec;

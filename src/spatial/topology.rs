@@ -2,7 +2,8 @@
 //! code prefixes the cell's, every village inside exactly one town likewise, codes unique, and
 //! no area lost or counted twice between a parent and its children.
 
-use super::layer::{GeometryRef, Layer};
+use super::geometry::GeometryRef;
+use super::layer::Layer;
 use super::store::LayerStore;
 use crate::catalog::Role;
 use geo::{Area, Contains, InteriorPoint, MultiPolygon, Point};

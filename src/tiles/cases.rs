@@ -8,6 +8,9 @@ use geo::Coord;
 use geozero::mvt::tile::{Feature, GeomType, Layer as MvtLayer, Value as MvtValue};
 use geozero::mvt::{Message, Tile};
 
+/// The case layer's name, in its tiles and in their URL (`/tiles/cases/{z}/{x}/{y}.mvt`).
+pub const LAYER: &str = "cases";
+
 const MOVE_TO_ONE: u32 = 1 | (1 << 3);
 
 fn zigzag(n: i32) -> u32 {
@@ -94,7 +97,7 @@ pub fn encode(tile: TileId, dots: &[CaseDot], now: i64) -> super::Encoded {
     let tile = Tile {
         layers: vec![MvtLayer {
             version: 2,
-            name: crate::http::CASES_LAYER.to_string(),
+            name: LAYER.to_string(),
             features,
             keys: keys.iter().map(|k| k.to_string()).collect(),
             values,

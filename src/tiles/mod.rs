@@ -5,11 +5,15 @@
 //! simplification and encoding of what it returns ([`encode`]). Encoded tiles are kept in a
 //! size-bounded LRU cache (moka), with an ETag, gzip-compressed once when first asked for.
 //! [`export`] writes the same tiles into a PMTiles archive for offline use.
+//!
+//! Floor 3 (see the crate doc): uses `cases` (the case layer's dots), `spatial` and `catalog`;
+//! `http` serves the tiles and `cli` renders the glyphs.
 
 pub mod cases;
 pub mod clip;
 pub mod encode;
 pub mod export;
+pub mod glyphs;
 pub mod mercator;
 pub mod tilejson;
 

@@ -5,7 +5,8 @@
 use super::{send, shared_store, tables};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use gridlink::cases::{CaseDb, CaseService, Clock, Role, keys};
+use gridlink::cases::{CaseService, Clock, Role, keys};
+use gridlink::db::Db;
 use gridlink::http::{AppState, router};
 use serde_json::Value;
 
@@ -50,11 +51,11 @@ pub struct CaseApp {
 
 static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-pub async fn open_db(backend: Backend) -> (CaseDb, Option<tempfile::TempDir>) {
+pub async fn open_db(backend: Backend) -> (Db, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let db = CaseDb::connect_sqlite(&dir.path().join("cases.sqlite"))
+            let db = Db::connect_sqlite(&dir.path().join("cases.sqlite"))
                 .await
                 .expect("sqlite opens");
             (db, Some(dir))
@@ -70,7 +71,7 @@ pub async fn open_db(backend: Backend) -> (CaseDb, Option<tempfile::TempDir>) {
                 std::process::id(),
                 SCHEMA_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             );
-            let db = CaseDb::connect_postgres_schema(&pg_url(), &schema)
+            let db = Db::connect_postgres_schema(&pg_url(), &schema)
                 .await
                 .expect("PostgreSQL with PostGIS on 127.0.0.1:5432 (scripts/setup-test-env.sh)");
             (db, None)

@@ -10,7 +10,6 @@
 //! [`writer`] is the other direction: `gridlink import` writing layers into tables.
 
 pub mod live;
-pub mod writer;
 
 use super::{BATCH, FeatureSink, LayerSource, Location, RawFeature, RawItem, SourceError};
 use crate::catalog::{FieldType, LayerDef};

@@ -1,6 +1,8 @@
 //! `gridlink import` writing layers into PostGIS tables (typed columns, GiST index), so PostGIS
 //! (and tools on it, such as martin) can serve the same data — and the benchmarks can compare
-//! against it. The PostGIS *source* (reading tables as layers) is [`super::PostgisSource`].
+//! against it. The PostGIS *source* (reading tables as layers) is
+//! [`crate::sources::postgis::PostgisSource`]; this writer takes loaded layers, so it lives
+//! above the layer store, with the command that uses it.
 
 use crate::catalog::{FieldType, GeometryKind};
 use crate::spatial::{GeometryRef, Layer, LayerStore, PropertyValue};

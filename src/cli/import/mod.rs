@@ -8,9 +8,10 @@
 //! - Without `--from`, every loaded layer is copied into PostGIS tables (GiST indexes), the base
 //!   of PostGIS-backed deployments and of the PostGIS benchmarks.
 
+pub mod postgis;
+
 use crate::catalog::{Catalog, LayerDef, Role};
 use crate::config::Config;
-use crate::sources::postgis::writer as postgis;
 use crate::sources::{self, SourceContext, manifest::ManifestLayer};
 use crate::spatial::layer::{Frame, LayerBuilder};
 use crate::spatial::{Layer, LayerStore, store};
