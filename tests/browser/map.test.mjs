@@ -17,39 +17,17 @@
 // GRIDLINK_BIN picks the binary (default target/debug/gridlink).
 
 import { spawn, execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { repo, require, bin, artifacts, step, startServer, api } from "./harness.mjs";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const require = createRequire(join(repo, "web", "package.json"));
 const { chromium } = require("playwright-core");
 const styleSpec = require("@maplibre/maplibre-gl-style-spec");
-const bin = process.env.GRIDLINK_BIN || join(repo, "target", "debug", "gridlink");
-const artifacts = join(repo, "test-artifacts");
-mkdirSync(artifacts, { recursive: true });
 
-function startServer(dataDir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] });
-    let buffer = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${buffer}`)), 60_000);
-    child.stderr.on("data", (chunk) => {
-      buffer += chunk;
-      const match = buffer.match(/listening on (http:\/\/[\d.:]+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${buffer}`)));
-  });
-}
 
-const step = (name) => console.log(`  · ${name}`);
 
 // An independent segment–polygon test (lon/lat plane; touching counts as entering) for the
 // drawn evacuation paths: does segment a→b cross a ring of the polygon or start/end inside it?
@@ -197,14 +175,6 @@ async function run() {
   }
 }
 
-const api = async (url, path, { key, method = "GET", body } = {}) => {
-  const headers = { "Content-Type": "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  const response = await fetch(url + path, { method, headers, body: body && JSON.stringify(body) });
-  const json = await response.json();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-};
 
 // A 16×16 PNG (a real, decodable image) for the photo upload.
 const PHOTO_PNG =

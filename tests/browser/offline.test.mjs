@@ -16,46 +16,24 @@
 // GRIDLINK_BIN picks the binary (default target/debug/gridlink).
 
 import { spawn, execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import assert from "node:assert/strict";
+import { repo, require, bin, artifacts, step, startServer, api } from "./harness.mjs";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const require = createRequire(join(repo, "web", "package.json"));
 const { chromium } = require("playwright-core");
 const modules = join(repo, "web", "node_modules");
 const pmtiles = await import(pathToFileURL(join(modules, "pmtiles", "dist", "index.js")).href);
 const { VectorTile } = await import(pathToFileURL(join(modules, "@mapbox", "vector-tile", "index.js")).href);
 const { default: Pbf } = await import(pathToFileURL(join(modules, "pbf", "index.js")).href);
-const bin = process.env.GRIDLINK_BIN || join(repo, "target", "debug", "gridlink");
-const artifacts = join(repo, "test-artifacts");
-mkdirSync(artifacts, { recursive: true });
 
 const PHONE = { width: 390, height: 844 };
 const ZOOMS = [10, 14];
 const t0 = Date.now();
-const step = (name) => console.log(`  · ${name} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
 
-function startServer(dataDir, offlineDir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--offline-dir", offlineDir], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] });
-    let buffer = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${buffer}`)), 60_000);
-    child.stderr.on("data", (chunk) => {
-      buffer += chunk;
-      const match = buffer.match(/listening on (http:\/\/[\d.:]+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${buffer}`)));
-  });
-}
 
 // A PMTiles source over a local file (the library's FileSource wants a browser File).
 class NodeFileSource {
@@ -261,7 +239,7 @@ async function run() {
   const archivePath = join(offlineDir, "town.pmtiles");
   step(`export ${town.name} (${town.code}) z${ZOOMS[0]}–z${ZOOMS[1]}`);
   execFileSync(bin, ["--data-dir", dataDir, "export", "pmtiles", "--town", town.code, "--zooms", ZOOMS.join("-"), "--out", archivePath], { cwd: repo, stdio: ["ignore", "inherit", "inherit"] });
-  const { child, url } = await startServer(dataDir, offlineDir);
+  const { child, url } = await startServer(dataDir, ["--offline-dir", offlineDir]);
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     headless: true,

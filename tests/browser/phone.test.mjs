@@ -17,49 +17,19 @@
 // GRIDLINK_BIN picks the binary (default target/debug/gridlink).
 
 import { spawn, execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import assert from "node:assert/strict";
+import { repo, require, bin, artifacts, step, startServer, api } from "./harness.mjs";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const require = createRequire(join(repo, "web", "package.json"));
 const { chromium } = require("playwright-core");
-const bin = process.env.GRIDLINK_BIN || join(repo, "target", "debug", "gridlink");
-const artifacts = join(repo, "test-artifacts");
-mkdirSync(artifacts, { recursive: true });
 
 const PHONE = { width: 390, height: 844 };
 const t0 = Date.now();
-const step = (name) => console.log(`  · ${name} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
 
-function startServer(dataDir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], { cwd: repo, stdio: ["ignore", "ignore", "pipe"] });
-    let buffer = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${buffer}`)), 60_000);
-    child.stderr.on("data", (chunk) => {
-      buffer += chunk;
-      const match = buffer.match(/listening on (http:\/\/[\d.:]+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${buffer}`)));
-  });
-}
 
-const api = async (url, path, { key, method = "GET", body } = {}) => {
-  const headers = { "Content-Type": "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  const response = await fetch(url + path, { method, headers, body: body && JSON.stringify(body) });
-  const json = await response.json();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-};
 
 const makeKey = (dataDir, role, unit) =>
   execFileSync(bin, ["--data-dir", dataDir, "keys", "create", "--role", role, ...(unit ? ["--unit", unit] : []), "--label", `手机测试 ${role}`], {
