@@ -72,24 +72,10 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
             );
         }
         for p in r.repaired.iter().take(args.problems) {
-            println!(
-                "    repaired: {}{}: {}",
-                p.place(),
-                p.id.as_deref()
-                    .map(|id| format!(" ({id})"))
-                    .unwrap_or_default(),
-                p.reason
-            );
+            println!("    repaired: {}", p.describe());
         }
         for p in r.problems.iter().take(args.problems) {
-            println!(
-                "    skipped: {}{}: {}",
-                p.place(),
-                p.id.as_deref()
-                    .map(|id| format!(" ({id})"))
-                    .unwrap_or_default(),
-                p.reason
-            );
+            println!("    skipped: {}", p.describe());
         }
     }
     println!(

@@ -133,6 +133,19 @@ impl FeatureProblem {
             None => format!("{} feature #{}", self.location, self.index),
         }
     }
+
+    /// One line for a report: place, id when known, and the reason.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}{}: {}",
+            self.place(),
+            self.id
+                .as_deref()
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default(),
+            self.reason
+        )
+    }
 }
 
 /// Receives features in source order, a batch at a time, so the store can validate a batch on

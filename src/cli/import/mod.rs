@@ -222,14 +222,7 @@ fn read_foreign(
         );
     }
     for p in r.problems.iter().take(args.problems) {
-        println!(
-            "  skipped: {}{}: {}",
-            p.place(),
-            p.id.as_deref()
-                .map(|id| format!(" ({id})"))
-                .unwrap_or_default(),
-            p.reason
-        );
+        println!("  skipped: {}", p.describe());
     }
     if r.problems.len() > args.problems {
         println!("  … and {} more", r.problems.len() - args.problems);
