@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::tile_of;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{demo_store, send};
@@ -35,15 +37,6 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-/// Web Mercator tile of a point and a tile's lon/lat square, computed here, independently of
-/// the server's code.
-fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = (lon + 180.0) / 360.0 * n;
-    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
-    (x as u32, y as u32)
 }
 
 fn square(z: u8, x: u32, y: u32) -> Rect<f64> {
@@ -177,8 +170,8 @@ async fn a_town_exported_for_the_phone_holds_the_servers_own_tiles() {
     // whenever the server has content for it; nothing the server leaves empty is stored.
     let (mut stored, mut centre_tiles, mut compared_gzip) = (0, 0, 0);
     for z in 12..=14u8 {
-        let (x0, y0) = tile_of(town.extent.min().x, town.extent.max().y, z);
-        let (x1, y1) = tile_of(town.extent.max().x, town.extent.min().y, z);
+        let (x0, y0) = tile_of(town.extent.min().x, town.extent.max().y, z.into());
+        let (x1, y1) = tile_of(town.extent.max().x, town.extent.min().y, z.into());
         for y in y0..=y1 {
             for x in x0..=x1 {
                 let coord = TileCoord::new(z, x, y).unwrap();

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::tile_of;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use geo::{Contains, Coord, InteriorPoint, MultiPolygon, Point};
@@ -71,13 +73,6 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = (lon + 180.0) / 360.0 * n;
-    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
-    (x as u32, y as u32)
 }
 
 /// The `code` values in a fresh tile of `layer` around `p`.

@@ -5,6 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::tile_of;
 use common::{demo_store, send};
 use geo::{Contains, Coord, Intersects, Rect};
 use gridlink::catalog::Role;
@@ -14,15 +15,7 @@ use mvt_reader::feature::Value as MvtValue;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Web Mercator tile of a point, and a tile's lon/lat bounds, computed here independently of
-/// the server's code.
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = (lon + 180.0) / 360.0 * n;
-    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
-    (x as u32, y as u32)
-}
-
+/// A tile's lon/lat bounds, computed here independently of the server's code.
 fn bounds(z: u32, x: u32, y: u32, buffer: f64) -> Rect<f64> {
     let n = f64::from(1u32 << z);
     let lon = |x: f64| x / n * 360.0 - 180.0;

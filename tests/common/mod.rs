@@ -150,3 +150,12 @@ pub fn catalogue(layers: &[&str], source: impl Fn(&str) -> String) -> tempfile::
     }
     dir
 }
+
+/// The Web Mercator tile (x, y) holding a point at zoom `z`, computed here independently of the
+/// server's code.
+pub fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = (lon + 180.0) / 360.0 * n;
+    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
+    (x as u32, y as u32)
+}

@@ -54,10 +54,8 @@ impl Change {
 /// `schema.table` for a `postgis` entry of `[source]` (no schema means `public`), the form the
 /// trigger announces.
 pub fn qualified(table: &str) -> String {
-    match table.split_once('.') {
-        Some(_) => table.to_string(),
-        None => format!("public.{table}"),
-    }
+    let (schema, name) = super::schema_and_name(table);
+    format!("{schema}.{name}")
 }
 
 /// The trigger function, created in the table's schema. Its arguments are the id column then
@@ -201,8 +199,7 @@ pub async fn installed(conn: &mut PgConnection, table: &str) -> Result<bool, sql
 }
 
 fn split(table: &str) -> (String, String) {
-    let q = qualified(table);
-    let (schema, name) = q.split_once('.').unwrap_or(("public", &q));
+    let (schema, name) = super::schema_and_name(table);
     (schema.to_string(), name.to_string())
 }
 

@@ -36,6 +36,11 @@ pub struct PostgisSource {
     count: Option<u64>,
 }
 
+/// `schema.table` as a `postgis` entry of `[source]` names it: without a schema, `public`.
+pub fn schema_and_name(table: &str) -> (&str, &str) {
+    table.split_once('.').unwrap_or(("public", table))
+}
+
 pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -71,7 +76,7 @@ impl PostgisSource {
                     .into(),
             ));
         };
-        let (schema, name) = table.split_once('.').unwrap_or(("public", table));
+        let (schema, name) = schema_and_name(table);
         block_on(async {
             let mut conn = PgConnection::connect(url)
                 .await
