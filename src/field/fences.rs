@@ -78,6 +78,9 @@ impl Crossing {
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
+/// What one fix did: its crossings (fence id, kind) and the fences the worker is in after it.
+pub type Step = (Vec<(Arc<str>, Crossing)>, Vec<Arc<str>>);
+
 /// A fence's edges sorted into horizontal bands, so a point test reads the few edges of its
 /// band instead of every edge (a town has thousands): the crossing-number rule over the band's
 /// edges, with a point on an edge reported as on the border.
@@ -222,7 +225,7 @@ impl FenceSet {
         prev: Option<Coord<f64>>,
         inside: &[Arc<str>],
         p: Coord<f64>,
-    ) -> (Vec<(Arc<str>, Crossing)>, Vec<Arc<str>>) {
+    ) -> Step {
         let mut events = Vec::new();
         let mut now_inside: Vec<Arc<str>> = Vec::with_capacity(inside.len() + 1);
         let from = prev.unwrap_or(p);
