@@ -220,12 +220,7 @@ impl FenceSet {
 
     /// The crossings of a worker moving from `prev` (with `inside`, the fences it was in) to
     /// `p`, and the fences it is in afterwards. `prev` is `None` for a first fix.
-    pub fn step(
-        &self,
-        prev: Option<Coord<f64>>,
-        inside: &[Arc<str>],
-        p: Coord<f64>,
-    ) -> Step {
+    pub fn step(&self, prev: Option<Coord<f64>>, inside: &[Arc<str>], p: Coord<f64>) -> Step {
         let mut events = Vec::new();
         let mut now_inside: Vec<Arc<str>> = Vec::with_capacity(inside.len() + 1);
         let from = prev.unwrap_or(p);
