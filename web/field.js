@@ -52,7 +52,7 @@ async function tx(store, mode, work) {
   return new Promise((resolve, reject) => {
     const t = db.transaction(store, mode);
     const result = work(t.objectStore(store));
-    t.oncomplete = () => resolve(result.result ?? result);
+    t.oncomplete = () => resolve(result instanceof IDBRequest ? result.result : result);
     t.onerror = () => reject(t.error);
   });
 }

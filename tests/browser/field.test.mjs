@@ -100,8 +100,11 @@ async function run() {
 
     step("online: the page installs its service worker and sends the inspector's position");
     await page.goto(`${url}/field.html?pmtiles=/offline/town.pmtiles#key=${phoneKey}`, { waitUntil: "domcontentloaded" });
-    await page.waitForFunction(() => window.gridlink?.ready, null, { timeout: 90_000 });
-    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.waitForFunction(() => window.gridlink?.ready, null, { timeout: 90_000 }).catch((e) => {
+      console.error(errors);
+      throw e;
+    });
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
     const manifest = await page.$eval("link[rel=manifest]", (l) => l.href);
     const installable = await (await fetch(manifest)).json();
