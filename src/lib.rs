@@ -12,8 +12,9 @@
 //!    1    cli                                 the `gridlink` commands
 //!    2    http          config                the HTTP API (thin: parse → one call → render);
 //!                                             settings from gridlink.toml and the environment
-//!    3    tiles  feeds  shelters  demo        vector tiles and glyphs; station readings and
-//!                                             alerts; shelter reports; the demo dataset
+//!    3    tiles  feeds  shelters  field       vector tiles and glyphs; station readings and
+//!         demo                                alerts; shelter reports; field positions,
+//!                                             fences and patrol coverage; the demo dataset
 //!    4    cases                               the case workflow, keys, appraisal, public view
 //!    5    services                            pure spatial answers over the layer store:
 //!                                             locate, place, route, nearest, around, hazmat,
@@ -38,6 +39,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod feeds;
+pub mod field;
 pub mod http;
 pub mod photos;
 pub mod services;

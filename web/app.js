@@ -13,6 +13,7 @@ import { legendFor } from "./legend.js";
 import * as view from "./view.js";
 import * as cases from "./cases.js";
 import * as appraisal from "./appraisal.js";
+import { initCoverage } from "./coverage.js";
 import * as emergency from "./emergency.js";
 import * as offline from "./offline.js";
 
@@ -391,6 +392,7 @@ async function main() {
   });
   setUpSearch(map);
   appraisal.initAppraisal();
+  initCoverage();
   emergency.initEmergency(map, { showTab, renderAround });
   await cases.initCases(map, { showTab, reloadForKey });
 }

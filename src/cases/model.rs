@@ -271,6 +271,8 @@ pub struct NewCase {
     pub track_hash: Option<String>,
     /// Uploaded photos to link to the case (their files are already stored).
     pub uploads: Vec<crate::photos::PhotoInfo>,
+    /// The id a phone gave the report in its offline queue (unique: a repeat is not stored).
+    pub client_id: Option<String>,
 }
 
 /// A stored case (times in Unix milliseconds, UTC).

@@ -59,6 +59,9 @@ pub struct Report {
     pub reporter: Option<String>,
     /// Photos uploaded with the report, checked (not stored yet).
     pub uploads: Vec<crate::photos::Checked>,
+    /// An id the sender made for this report (a phone's offline queue): sending it again
+    /// returns the case already stored instead of filing a second one.
+    pub client_id: Option<String>,
 }
 
 /// An action as the API receives it.
@@ -158,6 +161,9 @@ pub struct CaseService {
     keys: moka::sync::Cache<String, Option<Actor>>,
     /// Where uploaded photos are stored (shared by every clone; set once at start-up).
     photos: Arc<std::sync::OnceLock<PhotoStore>>,
+    /// Held from "is this client id stored?" to its commit, so two sends of one queued report
+    /// racing on this server cannot both be stored.
+    client_ids: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A stored report and the open cases of its class within [`DUPLICATE_RADIUS_M`].
@@ -167,6 +173,8 @@ pub struct Reported {
     pub duplicates: Vec<(Case, f64)>,
     /// The reporter's secret for following the case (citizens' reports only; shown once).
     pub tracking_token: Option<String>,
+    /// The report's client id was stored before: this is that case, nothing new was stored.
+    pub repeated: bool,
 }
 
 impl CaseService {
@@ -185,6 +193,7 @@ impl CaseService {
                 .time_to_live(std::time::Duration::from_secs(30))
                 .build(),
             photos: Arc::new(std::sync::OnceLock::new()),
+            client_ids: Arc::default(),
             store,
         };
         service.load_dots().await?;
@@ -344,6 +353,41 @@ impl CaseService {
         report: Report,
         actor: &Actor,
     ) -> Result<Reported> {
+        let Some(client_id) = report.client_id.clone() else {
+            return self.report_new(store, tables, report, actor).await;
+        };
+        if client_id.is_empty()
+            || client_id.len() > 64
+            || !client_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CaseError::invalid(
+                "client_id",
+                "client_id must be 1 to 64 letters, digits, - or _ (a UUID will do)",
+            ));
+        }
+        // One report with a client id at a time: the lookup and the commit cannot interleave
+        // with a repeat of the same report (phones send rarely; cases without one never wait).
+        let _guard = self.client_ids.lock().await;
+        if let Some(id) = self.store.find_by_client_id(&client_id).await? {
+            return Ok(Reported {
+                case: self.store.get(id).await?,
+                duplicates: Vec::new(),
+                tracking_token: None,
+                repeated: true,
+            });
+        }
+        self.report_new(store, tables, report, actor).await
+    }
+
+    async fn report_new(
+        &self,
+        store: &LayerStore,
+        tables: &CodeTables,
+        report: Report,
+        actor: &Actor,
+    ) -> Result<Reported> {
         let class = tables.class(&report.class).ok_or_else(|| {
             CaseError::invalid("class", format!("unknown case class {:?}", report.class))
         })?;
@@ -446,6 +490,7 @@ impl CaseService {
             actor: actor.clone(),
             track_hash,
             uploads: report.uploads.iter().map(|u| u.info.clone()).collect(),
+            client_id: report.client_id.clone(),
         };
         let duplicates = self.duplicates(&new.class, p).await?;
         // Photo files first, then the case that links them: a crash in between leaves an
@@ -495,6 +540,7 @@ impl CaseService {
             case,
             duplicates,
             tracking_token,
+            repeated: false,
         })
     }
 

@@ -188,6 +188,22 @@ impl CaseStore {
         }
     }
 
+    /// The case a phone's offline queue already sent under `client_id`, if any.
+    pub async fn find_by_client_id(&self, client_id: &str) -> Result<Option<i64>> {
+        const TEXT: &str = "SELECT id FROM cases WHERE client_id = ?";
+        on_db!(self.db, |pool, sql| {
+            let sql = sql(TEXT);
+            let row = sqlx::query(&sql)
+                .bind(client_id)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => Ok(Some(row.try_get(0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
     pub async fn get(&self, id: i64) -> Result<Case> {
         let text = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?");
         on_db!(self.db, |pool, sql| {
@@ -551,8 +567,8 @@ fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
 }
 
 async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec<i64>> {
-    const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash) VALUES ";
-    const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id) VALUES ";
+    const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES ";
     const EVENT_ROW: &str = "(?, 'report', NULL, 'reported', ?, ?, ?, ?, ?, ?)";
     let mut tx = pool.begin().await?;
@@ -587,7 +603,8 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
                 .bind(c.reported_at)
                 .bind(c.reported_at)
                 .bind(c.public_report)
-                .bind(&c.track_hash);
+                .bind(&c.track_hash)
+                .bind(&c.client_id);
         }
         let mut new_ids = query
             .fetch_all(&mut *tx)
@@ -637,14 +654,14 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
                     $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::bool[], \
                     $15::text[], $16::text[], $17::int8[], $18::text[], $19::text[], $20::text[], \
-                    $21::bool[], $22::text[]) \
+                    $21::bool[], $22::text[], $23::text[]) \
             WITH ORDINALITY AS r(class, urgency, channel, description, photos, address, reporter, \
                                  lon, lat, cell, village, town, ambiguous, unit, unit_basis, \
-                                 reported_at, actor, role, data, public_report, track_hash, ord) \
+                                 reported_at, actor, role, data, public_report, track_hash, client_id, ord) \
         ORDER BY r.ord), \
     cases_in AS ( \
-        INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash) \
-        SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at, public_report, track_hash FROM new), \
+        INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id) \
+        SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at, public_report, track_hash, client_id FROM new), \
     events_in AS ( \
         INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) \
         SELECT id, 'report', NULL, $1, actor, role, reported_at, description, photos, data FROM new) \
@@ -674,7 +691,8 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         .bind(column(|c| c.actor.role.as_str().to_string()))
         .bind(column(report_data))
         .bind(cases.iter().map(|c| c.public_report).collect::<Vec<bool>>())
-        .bind(optional(|c| c.track_hash.clone()));
+        .bind(optional(|c| c.track_hash.clone()))
+        .bind(optional(|c| c.client_id.clone()));
     // Photos need their own statements: then the whole batch is one explicit transaction.
     let rows = if cases.iter().any(|c| !c.uploads.is_empty()) {
         let mut tx = pool.begin().await?;

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod postgis;
 pub mod replay;
 pub mod serve;
+pub mod workers;
 
 use crate::config::{Config, FileConfig};
 use clap::{Parser, Subcommand};
@@ -73,6 +74,8 @@ pub enum Command {
     Export(export::Args),
     /// Render MapLibre glyph PBFs (digits, Latin, punctuation) from a TrueType font.
     Glyphs(glyphs::Args),
+    /// Field workers (inspectors, team vehicles) and the keys that post their positions.
+    Workers(workers::Args),
 }
 
 impl Cli {
@@ -170,6 +173,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Glyphs(args) => glyphs::run(args),
         Command::Export(args) => export::run(&cli.config(None)?, args),
         Command::Keys(args) => keys::run(&cli.config(None)?, args),
+        Command::Workers(args) => workers::run(&cli.config(None)?, args),
         Command::Postgis(args) => postgis::run(&cli.config(None)?, args),
     }
 }

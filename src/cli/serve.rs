@@ -131,6 +131,12 @@ async fn serve(
     state.feeds =
         crate::feeds::start_for_serve(&config.tables_dir, &db, &state.store, Clock::system())
             .await?;
+    // Field positions and fences share it too.
+    let field =
+        crate::field::start_for_serve(&config.tables_dir, &db, &state.store, Clock::system())
+            .await?;
+    prune_tracks(field.clone());
+    state.field = Some(field);
     let cases = CaseService::start(db, Clock::system()).await?;
     cases.attach_photos(crate::photos::PhotoStore::local(&config.photos_dir)?);
     tracing::info!(dir = %config.photos_dir.display(), "photo store ready");
@@ -157,6 +163,23 @@ async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// How often fixes older than the retention setting are deleted.
+const TRACK_PRUNE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn prune_tracks(field: crate::field::FieldService) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TRACK_PRUNE);
+        loop {
+            tick.tick().await;
+            match field.prune().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(fixes = n, "pruned old track fixes"),
+                Err(e) => tracing::warn!("pruning tracks failed: {e}"),
+            }
+        }
+    });
 }
 
 fn sweep_overdue(cases: CaseService) {

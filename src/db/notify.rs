@@ -291,6 +291,11 @@ impl<E: Clone + Send + 'static> Fanout<E> {
         self.local.subscribe()
     }
 
+    /// How many subscribers this server has now (work only they need can be skipped).
+    pub fn receiver_count(&self) -> usize {
+        self.local.receiver_count()
+    }
+
     /// Hands `event` to this server's subscribers (nobody subscribed is fine).
     pub fn publish(&self, event: E) {
         let _ = self.local.send(event);

@@ -97,6 +97,10 @@ pub struct ReportBody {
     pub channel: Option<String>,
     #[serde(default)]
     pub reporter: Option<String>,
+    /// An id the sender made (a phone's offline queue, staff keys only): a repeat of the same
+    /// id answers 200 with the case already stored instead of filing a second one.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// Multipart text fields of a report that are not text.
@@ -142,6 +146,54 @@ struct StaffReport<'a> {
     #[serde(flatten)]
     case: CaseView<'a>,
     possible_duplicates: Vec<Duplicate<'a>>,
+    /// The same report was sent before under its `client_id`: this is that case.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    repeated: bool,
+    /// Who could verify it (核查): the nearest on-duty inspector of the point's beat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggested_verifier: Option<Verifier>,
+}
+
+/// An inspector suggested for verifying a case.
+#[derive(Debug, Serialize)]
+pub struct Verifier {
+    worker: String,
+    name: String,
+    beat: String,
+    distance_m: f64,
+    position_time: String,
+}
+
+/// The nearest on-duty inspector of the beat at the case's point, if the server follows
+/// field positions and someone of that beat is on duty.
+fn suggested_verifier(
+    state: &AppState,
+    store: &crate::spatial::LayerStore,
+    case: &crate::cases::Case,
+) -> Option<Verifier> {
+    let field = state.field.as_ref()?;
+    let grid = store.grid.as_ref()?;
+    let p = geo::Coord {
+        x: case.lon,
+        y: case.lat,
+    };
+    let cell = grid.cells.locate(p)? as usize;
+    let beat = *grid.cell_beat.get(cell)?;
+    if beat == crate::spatial::grid::NONE {
+        return None;
+    }
+    let beat = store
+        .by_role(crate::catalog::Role::Beat)?
+        .id(beat as usize)
+        .to_string();
+    let (worker, latest, metres) = field.verifier(&beat, p)?;
+    Some(Verifier {
+        worker: worker.id.to_string(),
+        name: worker.name,
+        beat,
+        distance_m: round_m(metres),
+        position_time: rfc3339(latest.time),
+    })
 }
 
 /// An open case of the same class near a new report.
@@ -196,7 +248,14 @@ pub async fn create(
         channel: body.channel,
         reporter: body.reporter,
         uploads,
+        client_id: body.client_id,
     };
+    if report.client_id.is_some() && !caller.actor.is_staff() {
+        return Err(ApiError::invalid(
+            "client_id",
+            "client_id is for staff keys (the field page); public reports have a tracking token",
+        ));
+    }
     let done = cases
         .report(&store, &state.tables, report, &caller.actor)
         .await?;
@@ -240,10 +299,16 @@ pub async fn create(
                 reported_time: rfc3339(c.reported_at),
             })
             .collect(),
+        repeated: done.repeated,
+        suggested_verifier: suggested_verifier(&state, &store, &done.case),
     };
     let location = format!("/api/cases/{}", done.case.id);
     Ok((
-        StatusCode::CREATED,
+        if done.repeated {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
         [(axum::http::header::LOCATION, location)],
         Json(out),
     )
@@ -415,6 +480,8 @@ struct CaseDetail<'a> {
     history: Vec<EventView<'a>>,
     photo_info: Vec<PhotoView>,
     available_actions: Vec<Available>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggested_verifier: Option<Verifier>,
 }
 
 /// A step of a case's history, with its time and the action's Chinese name.
@@ -486,6 +553,7 @@ pub async fn get(
         history: history.iter().map(EventView::new).collect(),
         photo_info,
         available_actions: available_actions(&caller, &case),
+        suggested_verifier: suggested_verifier(&state, &state.store.snapshot(), &case),
     })
     .into_response())
 }

@@ -283,3 +283,34 @@ impl From<crate::services::hazmat::HazmatError> for ApiError {
         }
     }
 }
+
+impl From<crate::field::FieldError> for ApiError {
+    fn from(e: crate::field::FieldError) -> Self {
+        use crate::field::FieldError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid { field, message } => ApiError::invalid(&field, message),
+            E::NotYourWorker { row, .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "not_your_worker", message)
+                    .with_field(format!("rows[{row}].who"))
+                    .with_detail("row", json!(row))
+            }
+            E::TooManyRows { max, .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows", message)
+                    .with_field("body")
+                    .with_detail("max_rows", json!(max))
+            }
+            E::UnknownWorker(_) => ApiError::not_found("unknown_worker", message).with_field("id"),
+            E::UnknownFence(_) => ApiError::not_found("unknown_fence", message).with_field("fence"),
+            E::FenceExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "fence_exists", message).with_field("id")
+            }
+            E::Database(_) | E::Storage(_) | E::IntakeClosed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            E::Config { .. } | E::Corrupt(_) => ApiError::internal(message),
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod batch;
 pub mod cases;
 pub mod error;
 pub mod feeds;
+pub mod field;
 mod hazmat;
 mod health;
 mod layers;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub cases: Option<crate::cases::CaseService>,
     /// Hydrological and weather feeds and their alerts; `None` runs without them.
     pub feeds: Option<crate::feeds::FeedService>,
+    /// Field positions, fences and coverage; `None` runs without them.
+    pub field: Option<crate::field::FieldService>,
     /// Live shelter occupancy and status (stored with the cases), applied over the shelter layer.
     pub shelters: crate::shelters::ShelterService,
     /// What the public sees of cases (`[public]` in gridlink.toml).
@@ -80,6 +83,7 @@ impl AppState {
             web_dir: "web".into(),
             cases: None,
             feeds: None,
+            field: None,
             shelters: Default::default(),
             public: Default::default(),
         }
@@ -138,6 +142,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/feeds/latest", get(feeds::latest))
         .route("/api/feeds/kinds", get(feeds::kinds))
         .route("/api/alerts", get(feeds::alerts))
+        .route(
+            "/api/positions",
+            post(field::ingest).layer(DefaultBodyLimit::max(field::BODY_LIMIT)),
+        )
+        .route("/api/workers", get(field::workers))
+        .route("/api/workers/inside", get(field::inside))
+        .route("/api/workers/me", get(field::me))
+        .route("/api/workers/{id}/track", get(field::track))
+        .route("/api/nearest-workers", get(field::nearest))
+        .route("/api/fences", get(field::fences).post(field::add_fence))
+        .route(
+            "/api/fences/{*id}",
+            axum::routing::delete(field::remove_fence),
+        )
+        .route("/api/fence-events", get(field::events))
+        .route("/api/coverage", get(field::coverage))
         .route("/api/appraisal", get(appraisal::appraisal))
         .route("/api/shelters", get(shelters::list))
         .route("/api/shelters/allocate", post(shelters::allocate))

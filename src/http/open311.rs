@@ -388,6 +388,7 @@ async fn create_request(
         channel: Some("open311".into()),
         reporter: reporter(&form)?,
         uploads: Vec::new(),
+        client_id: None,
     };
     let store = state.store.snapshot();
     let done = cases.report(&store, &state.tables, report, &actor).await?;

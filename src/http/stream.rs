@@ -1,6 +1,7 @@
 //! `GET /api/stream`: Server-Sent Events of case changes (`case`), feed alerts raised or
-//! ended (`alert`) and shelter occupancy changes (`shelter`), so the map and the lists update
-//! live.
+//! ended (`alert`), shelter occupancy changes (`shelter`), fence crossings (`fence`) and the
+//! newest positions of the workers each intake group moved (`positions`), so the map and the
+//! lists update live.
 //! Browsers' EventSource cannot send headers, so the key may also come as `?key=`.
 
 use super::auth::Caller;
@@ -29,6 +30,7 @@ pub async fn stream(
     });
     let alerts = alert_events(&state);
     let shelters = super::shelters::events(&state);
+    let field = field_events(&state);
     let events = changes.filter_map(move |change| {
         let state = state.clone();
         async move {
@@ -50,8 +52,10 @@ pub async fn stream(
             }
         }
     });
-    let merged =
-        futures_util::stream::select(futures_util::stream::select(events, alerts), shelters);
+    let merged = futures_util::stream::select(
+        futures_util::stream::select(events, alerts),
+        futures_util::stream::select(shelters, field),
+    );
     Ok(Sse::new(ready.chain(merged))
         .keep_alive(KeepAlive::default())
         .into_response())
@@ -95,6 +99,30 @@ fn alert_events(
                     }
                     Event::default().event("alert").data(data.to_string())
                 }
+                Err(_) => Event::default().event("lagged").data("{}"),
+            })
+        })
+        .boxed()
+}
+
+/// Fence crossings as `fence` events and moved workers as `positions` events (an array of
+/// newest fixes); none when the server runs without field positions.
+fn field_events(
+    state: &AppState,
+) -> futures_util::stream::BoxStream<'static, Result<Event, Infallible>> {
+    let Some(field) = state.field.clone() else {
+        return futures_util::stream::empty().boxed();
+    };
+    BroadcastStream::new(field.subscribe())
+        .map(|event| {
+            Ok(match event {
+                Ok(crate::field::FieldEvent::Fence(e)) => Event::default()
+                    .event("fence")
+                    .id(e.id.to_string())
+                    .data(serde_json::to_string(&e).unwrap_or_default()),
+                Ok(crate::field::FieldEvent::Positions(moved)) => Event::default()
+                    .event("positions")
+                    .data(serde_json::to_string(&*moved).unwrap_or_default()),
                 Err(_) => Event::default().event("lagged").data("{}"),
             })
         })

@@ -39,6 +39,59 @@ fn cases_tile(
     )))
 }
 
+/// The live workers layer's name, in its tiles and its URL (`/tiles/workers/{z}/{x}/{y}.mvt`).
+pub const WORKERS_LAYER: &str = "workers";
+
+/// The workers' newest fixes as a tile, made on every request (they move by the second), for
+/// key holders only: where inspectors are is not public.
+fn workers_tile(
+    state: &AppState,
+    caller: &super::auth::Caller,
+    tile: TileId,
+) -> Result<std::sync::Arc<crate::tiles::Encoded>, ApiError> {
+    use crate::tiles::dots::{Dot, DotValue};
+    caller.require_staff()?;
+    let field = state
+        .field
+        .as_ref()
+        .ok_or_else(|| ApiError::from(ServiceError::UnknownLayer(WORKERS_LAYER.to_string())))?;
+    let rect = tile.bounds(crate::tiles::encode::BUFFER / f64::from(crate::tiles::encode::EXTENT));
+    let registry = field.workers();
+    let now = field.clock().now();
+    let since = field.on_duty_since();
+    let dots: Vec<Dot> = field
+        .latest_in(rect)
+        .into_iter()
+        .map(|l| {
+            let mut properties = vec![
+                ("who", DotValue::Text(l.who.to_string())),
+                ("age_s", DotValue::Int((now - l.time) / 1000)),
+                ("on_duty", DotValue::Bool(l.time >= since)),
+            ];
+            if let Some(w) = registry.get(&l.who) {
+                properties.push(("type", DotValue::Text(w.kind.as_str().to_string())));
+                properties.push(("name", DotValue::Text(w.name.clone())));
+                if let Some(b) = &w.beat {
+                    properties.push(("beat", DotValue::Text(b.clone())));
+                }
+                if let Some(t) = &w.team_kind {
+                    properties.push(("team_kind", DotValue::Text(t.clone())));
+                }
+            }
+            Dot {
+                lon: l.lon,
+                lat: l.lat,
+                properties,
+            }
+        })
+        .collect();
+    Ok(std::sync::Arc::new(crate::tiles::dots::encode(
+        tile,
+        WORKERS_LAYER,
+        &dots,
+    )))
+}
+
 /// The named layers (comma-separated), each visible to the viewer, without repeats.
 fn layers<'s>(
     store: &'s LayerStore,
@@ -92,6 +145,8 @@ pub async fn tile(
     .map_err(|e| ApiError::invalid("z", e))?;
     let (encoded, private) = if spec == CASES_LAYER {
         (cases_tile(&state, &caller, tile)?, true)
+    } else if spec == WORKERS_LAYER {
+        (workers_tile(&state, &caller, tile)?, true)
     } else {
         let store = state.store.snapshot();
         let chosen = layers(&store, &spec, caller.viewer)?;

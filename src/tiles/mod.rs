@@ -11,6 +11,7 @@
 
 pub mod cases;
 pub mod clip;
+pub mod dots;
 pub mod encode;
 pub mod export;
 pub mod glyphs;
