@@ -12,8 +12,9 @@
 //!    1    cli                                 the `gridlink` commands
 //!    2    http          config                the HTTP API (thin: parse → one call → render);
 //!                                             settings from gridlink.toml and the environment
-//!    3    tiles  feeds  shelters  demo        vector tiles and glyphs; station readings and
-//!                                             alerts; shelter reports; the demo dataset
+//!    3    tiles  feeds  shelters  incidents   vector tiles and glyphs; station readings and
+//!         demo                                alerts; shelter reports; incidents, tasks, teams
+//!                                             and depot stock; the demo dataset
 //!    4    cases                               the case workflow, keys, appraisal, public view
 //!    5    services                            pure spatial answers over the layer store:
 //!                                             locate, place, route, nearest, around, hazmat,
@@ -39,6 +40,7 @@ pub mod db;
 pub mod demo;
 pub mod feeds;
 pub mod http;
+pub mod incidents;
 pub mod photos;
 pub mod services;
 pub mod shelters;
