@@ -31,6 +31,7 @@ const inc = {
   page: null,        // GET /api/incidents/{id}
   picking: null,     // task being given a team picked on the map
   token: 0,
+  data: { incident: EMPTY, "incident-candidates": EMPTY },  // kept for a style reload
 };
 
 window.gridlink = Object.assign(window.gridlink || {}, { incidents: { loads: 0, events: 0, page: null } });
@@ -43,8 +44,8 @@ export function addLayers(map) {
   const add = (id, data) => {
     if (!map.getSource(id)) map.addSource(id, { type: "geojson", data });
   };
-  add("incident", EMPTY);
-  add("incident-candidates", EMPTY);
+  add("incident", inc.data.incident);
+  add("incident-candidates", inc.data["incident-candidates"]);
   map.addLayer({ id: "incident-area", type: "fill", source: "incident", filter: ["==", ["get", "role"], "area"], paint: { "fill-color": "#c0392b", "fill-opacity": 0.15 } });
   map.addLayer({ id: "incident-area-line", type: "line", source: "incident", filter: ["==", ["get", "role"], "area"], paint: { "line-color": "#c0392b", "line-width": 2 } });
   map.addLayer({
@@ -63,6 +64,7 @@ export function addLayers(map) {
 }
 
 function setData(id, data) {
+  inc.data[id] = data;
   inc.map?.getSource(id)?.setData(data);
 }
 

@@ -67,12 +67,30 @@ async function run() {
     assert.equal(await page.$$eval("#inc-tasks li", (l) => l.length), confirmed.tasks.length, "every task is listed");
 
     step("pick a team on the map for a team task");
-    const teamTask = confirmed.tasks.find((t) => t.target === "team");
+    // A team task of a type the (small) demo data has teams of.
+    let teamTask = null;
+    for (const t of confirmed.tasks.filter((t) => t.target === "team")) {
+      const { teams } = await api(url, `/api/teams?kind=${t.team_kind}&available=true&limit=1`, { key });
+      if (teams.length) {
+        teamTask = t;
+        break;
+      }
+    }
+    assert.ok(teamTask, "a team task with a team of its type on standby");
     await page.click(`#inc-tasks [data-task-action="pick-team"][data-task="${teamTask.id}"]`);
     await page.waitForFunction(() => window.gridlink.incidents.candidates?.length > 0, null, { timeout: 30_000 });
     const candidate = await page.evaluate(() => window.gridlink.incidents.candidates[0]);
     await page.evaluate(([lon, lat]) => window.gridlink.map.jumpTo({ center: [lon, lat], zoom: 14 }), [candidate.lon, candidate.lat]);
-    await page.waitForFunction(() => window.gridlink.map.queryRenderedFeatures({ layers: ["incident-candidates"] }).length > 0, null, { timeout: 30_000 });
+    try {
+      await page.waitForFunction(() => window.gridlink.map.queryRenderedFeatures({ layers: ["incident-candidates"] }).length > 0, null, { timeout: 30_000 });
+    } catch (e) {
+      const state = await page.evaluate(() => {
+        const m = window.gridlink.map;
+        return { layer: !!m.getLayer("incident-candidates"), source: m.getSource("incident-candidates")?._data, center: m.getCenter(), zoom: m.getZoom(), loaded: m.loaded() };
+      });
+      await page.screenshot({ path: join(artifacts, "incident-failed.png") });
+      throw new Error(`candidates not drawn: ${JSON.stringify(state).slice(0, 600)}; ${e.message}`);
+    }
     const spot = await page.evaluate(([lon, lat]) => {
       const m = window.gridlink.map;
       const r = m.getCanvas().getBoundingClientRect();
