@@ -12,3 +12,4 @@ node tests/browser/map.test.mjs
 node tests/browser/phone.test.mjs
 node tests/browser/public.test.mjs
 node tests/browser/offline.test.mjs
+node tests/browser/network.test.mjs
