@@ -111,9 +111,9 @@ async function run() {
     assert.ok(at.y < panelTop, `the workstation is drawn above the panel: ${JSON.stringify(at)} < ${panelTop}`);
     await ws.touchscreen.tap(at.x, at.y);
     await ws.waitForSelector("#report-form #report-class .cp-search");
-    await ws.fill("#report-class .cp-search", "井盖");
+    await ws.fill("#report-class .cp-search", "c0101");
     await ws.press("#report-class .cp-search", "Enter");
-    await ws.waitForSelector("#report-class .cp-chosen:not([hidden])");
+    await ws.waitForSelector(`#report-class[data-value="C0101"] .cp-chosen:not([hidden])`);
     await ws.fill("#report-description", "工作站手机上报：井盖缺失");
     // A photo as a phone camera gives it: a JPEG, made by the page's own canvas.
     const jpeg = Buffer.from(await ws.evaluate(() => {
