@@ -377,12 +377,15 @@ mod tests {
         (a, b, dir)
     }
 
-    async fn postgres_pair() -> (Db, Db) {
+    /// Two handles on one PostgreSQL schema. Each test names its own schema: tests run in
+    /// parallel, and two first connections migrating one new schema at once race on
+    /// `CREATE SCHEMA`.
+    async fn postgres_pair(schema: &str) -> (Db, Db) {
         let url = pg_url();
-        let a = Db::connect_postgres_schema(&url, "gridlink_unit_notify")
+        let a = Db::connect_postgres_schema(&url, schema)
             .await
             .expect("PostgreSQL on 127.0.0.1:5432 (scripts/setup-test-env.sh)");
-        let b = Db::connect_postgres_schema(&url, "gridlink_unit_notify")
+        let b = Db::connect_postgres_schema(&url, schema)
             .await
             .expect("PostgreSQL again");
         (a, b)
@@ -447,7 +450,7 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_servers_hear_each_other_but_not_themselves() {
-        let (a, b) = postgres_pair().await;
+        let (a, b) = postgres_pair("gridlink_unit_notify_a").await;
         servers_hear_each_other_but_not_themselves(a, b, "gridlink_test_fanout_pg").await;
     }
 
@@ -484,7 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_postgres_notices_is_one_batch() {
-        let (a, b) = postgres_pair().await;
+        let (a, b) = postgres_pair("gridlink_unit_notify_b").await;
         let Pool::Postgres(pool) = b.pool() else {
             unreachable!("a PostgreSQL pair")
         };
@@ -504,7 +507,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_postgres_connection_is_reported_as_a_gap_and_listening_resumes() {
-        let (a, b) = postgres_pair().await;
+        let (a, b) = postgres_pair("gridlink_unit_notify_c").await;
         let Pool::Postgres(pool) = b.pool() else {
             unreachable!("a PostgreSQL pair")
         };
