@@ -15,3 +15,4 @@ node tests/browser/public.test.mjs
 node tests/browser/offline.test.mjs
 node tests/browser/field.test.mjs
 node tests/browser/incidents.test.mjs
+node tests/browser/network.test.mjs

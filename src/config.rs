@@ -25,6 +25,27 @@ pub struct FileConfig {
     pub photos_dir: Option<PathBuf>,
     /// What the public sees of cases.
     pub public: Option<PublicSection>,
+    /// The linkage network: the district centre's own area, appraisal settings.
+    pub network: Option<NetworkSection>,
+}
+
+/// `[network]`: where cases go and how the network is appraised.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Village codes of the district centre's own area (the central urban area): their cases
+    /// go to the district centre's queue, not to the town sub-centre's.
+    #[serde(default)]
+    pub central_villages: Vec<String>,
+    /// Or a polygon layer (by id) outlining that area.
+    pub central_layer: Option<String>,
+    /// Hours within which filing counts as on time (sub-centre appraisal) [default: 2].
+    pub file_limit_h: Option<i64>,
+    /// Hours from filing within which dispatch counts as on time [default: 2].
+    pub dispatch_limit_h: Option<i64>,
+    /// Cases received in the period from which a unit is in workload category 1, 2, …
+    /// (descending) [default: [50, 10]].
+    pub category_thresholds: Option<Vec<u64>>,
 }
 
 /// `[postgis]`: where layers with `postgis = "schema.table"` sources live.
@@ -80,6 +101,8 @@ pub struct Config {
     pub photos_dir: PathBuf,
     /// What the public sees of cases.
     pub public: crate::cases::PublicPolicy,
+    /// Where cases go in the linkage network, and how it is appraised.
+    pub network: crate::cases::NetworkPolicy,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "data/demo";
@@ -103,7 +126,23 @@ impl Config {
         let data_dir: PathBuf = data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let network = {
+            let standard = crate::cases::NetworkPolicy::standard();
+            let section = file.network.unwrap_or_default();
+            crate::cases::NetworkPolicy {
+                central_villages: section.central_villages.into_iter().collect(),
+                central_layer: section.central_layer,
+                file_limit_h: section.file_limit_h.unwrap_or(standard.file_limit_h),
+                dispatch_limit_h: section
+                    .dispatch_limit_h
+                    .unwrap_or(standard.dispatch_limit_h),
+                category_thresholds: section
+                    .category_thresholds
+                    .unwrap_or(standard.category_thresholds),
+            }
+        };
         Config {
+            network,
             layers_database: file.postgis.and_then(|p| p.url),
             photos_dir: file
                 .photos_dir
@@ -153,6 +192,7 @@ mod tests {
             postgis: None,
             photos_dir: None,
             public: None,
+            network: None,
         };
         let config = Config::resolve(file, Some("from-flag".into()), None, None, None);
         assert_eq!(config.data_dir, PathBuf::from("from-flag"));

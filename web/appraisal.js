@@ -5,6 +5,8 @@ import { auth, api, $, $$, escapeHtml } from "./api.js";
 
 const COLUMNS = [
   { key: "name", title: "单位", text: true },
+  { key: "category", title: "类别", category: true },
+  { key: "rank", title: "类内名次" },
   { key: "received", title: "受理" },
   { key: "handled", title: "处置" },
   { key: "handled_on_time", title: "按时" },
@@ -15,11 +17,29 @@ const COLUMNS = [
   { key: "on_time_rate", title: "按时处置率", rate: true },
   { key: "closure_rate", title: "结案率", rate: true },
   { key: "mean_handling_h", title: "平均处置时长(时)", hours: true },
+  { key: "orders_received", title: "督办" },
+  { key: "orders_answered_on_time", title: "督办按期回复" },
+  { key: "reach_rate", title: "回访联系率", rate: true },
+  { key: "satisfaction_rate", title: "满意率", rate: true },
+];
+const CATEGORY_NAMES = { 1: "一类", 2: "二类", 3: "三类" };
+const TOWN_COLUMNS = [
+  { key: "name", title: "分中心", text: true },
+  { key: "cases", title: "辖区案件" },
+  { key: "filed_on_time_rate", title: "按期立案率", rate: true },
+  { key: "dispatched_on_time_rate", title: "按期派遣率", rate: true },
+  { key: "closure_rate", title: "结案率", rate: true },
+  { key: "pass_ups", title: "上报区中心" },
+  { key: "hand_downs", title: "区中心下派" },
+  { key: "orders_received", title: "督办" },
+  { key: "orders_answered_on_time", title: "督办按期回复" },
+  { key: "reach_rate", title: "回访联系率", rate: true },
+  { key: "satisfaction_rate", title: "满意率", rate: true },
 ];
 const COUNTS = ["received", "handled", "handled_on_time", "overdue", "returned", "reopened", "closed"];
 const LEVELS = { district: "区级", town: "街镇" };
 
-const ap = { units: [], sort: { key: "on_time_rate", desc: true }, token: 0, loadedOnce: false };
+const ap = { units: [], towns: [], sort: { key: "category", desc: false }, token: 0, loadedOnce: false };
 
 const pad = (n) => String(n).padStart(2, "0");
 const dateValue = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
@@ -64,21 +84,27 @@ function sorted(units) {
     if (x == null) return 1; // no figure: always last
     if (y == null) return -1;
     const order = column?.text ? String(x).localeCompare(String(y), "zh-CN") : x - y;
-    return (desc ? -order : order) || b.received - a.received;
+    return (desc ? -order : order) || a.category - b.category || a.rank - b.rank;
   });
 }
 
 function render() {
   const box = $("#appraisal-result");
   const active = ap.units.filter((u) => COUNTS.some((k) => u[k] > 0));
+  const townTable = ap.towns.length ? `<h3>街镇分中心</h3><div class="table-wrap"><table id="appraisal-towns">
+      <thead><tr>${TOWN_COLUMNS.map((c) => `<th class="${c.text ? "" : "num"}">${escapeHtml(c.title)}</th>`).join("")}</tr></thead>
+      <tbody>${ap.towns.map((t) => `<tr data-town="${escapeHtml(t.town)}">${TOWN_COLUMNS.map((c) => (c.text
+        ? `<td class="unit-name">${escapeHtml(t[c.key])}</td>`
+        : `<td class="num">${c.rate ? percent(t[c.key]) : t[c.key]}</td>`)).join("")}</tr>`).join("")}</tbody></table></div>` : "";
   if (!active.length) {
-    box.innerHTML = `<p class="hint" id="appraisal-empty">所选期间内没有单位有案件记录（共 ${ap.units.length} 个单位）。</p>`;
+    box.innerHTML = `<p class="hint" id="appraisal-empty">所选期间内没有单位有案件记录（共 ${ap.units.length} 个单位）。</p>${townTable}`;
     return;
   }
   const rows = sorted(active);
   const arrow = (key) => (ap.sort.key === key ? (ap.sort.desc ? " ▼" : " ▲") : "");
   const cell = (u, c) => {
     const v = u[c.key];
+    if (c.category) return `<td data-category="${v}">${escapeHtml(CATEGORY_NAMES[v] || `${v}类`)}</td>`;
     if (c.text) return `<td class="unit-name">${escapeHtml(v)}<small>${escapeHtml(LEVELS[u.level] || u.level)} · ${escapeHtml(u.unit)}</small></td>`;
     if (c.rate) return `<td class="num${v != null && v < 0.8 ? " low" : ""}">${percent(v)}</td>`;
     if (c.hours) return `<td class="num">${v == null ? "—" : v.toFixed(1)}</td>`;
@@ -99,8 +125,8 @@ function render() {
     </div>
     <div class="table-wrap"><table id="appraisal-table">
       <thead><tr>${COLUMNS.map((c) => `<th data-sort="${c.key}" class="${c.text ? "" : "num"}" title="点击排序">${escapeHtml(c.title)}${arrow(c.key)}</th>`).join("")}</tr></thead>
-      <tbody>${rows.map((u) => `<tr data-unit="${escapeHtml(u.unit)}">${COLUMNS.map((c) => cell(u, c)).join("")}</tr>`).join("")}</tbody>
-    </table></div>`;
+      <tbody>${rows.map((u) => `<tr data-unit="${escapeHtml(u.unit)}" data-category="${u.category}" data-rank="${u.rank}">${COLUMNS.map((c) => cell(u, c)).join("")}</tr>`).join("")}</tbody>
+    </table></div>${townTable}`;
   $$("#appraisal-table th[data-sort]").forEach((th) => th.addEventListener("click", () => {
     const key = th.dataset.sort;
     ap.sort = { key, desc: ap.sort.key === key ? !ap.sort.desc : !COLUMNS.find((c) => c.key === key).text };
@@ -127,6 +153,7 @@ export async function loadAppraisal() {
     const { body } = await api(url);
     if (token !== ap.token) return;
     ap.units = body.units;
+    ap.towns = body.sub_centres || [];
     ap.loadedOnce = true;
     render();
     window.gridlink.appraisalLoaded = (window.gridlink.appraisalLoaded || 0) + 1;
@@ -159,7 +186,20 @@ async function exportCsv() {
   }
 }
 
+// The printable report: fetched with the key, opened as a page of its own for the browser's print.
+async function openPrint() {
+  if (!auth.key) return;
+  try {
+    const response = await api(query("html"), { raw: true });
+    const blob = new Blob([await response.text()], { type: "text/html" });
+    window.open(URL.createObjectURL(blob), "_blank", "noopener");
+  } catch (error) {
+    $("#appraisal-result").insertAdjacentHTML("afterbegin", `<p class="warn">打印报表失败：${escapeHtml(error.message)}</p>`);
+  }
+}
+
 export function initAppraisal() {
+  $("#ap-print")?.addEventListener("click", openPrint);
   setRange(30);
   $("#appraisal-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -32,9 +32,13 @@ export const ACTION_NAMES = {
   created: "新上报", report: "上报", file: "立案", reject: "不予立案", dispatch: "派遣", start: "开始处置",
   feedback: "处置反馈", verify_ok: "核查通过", verify_fail: "核查不通过", return: "退回", extend: "延期",
   suspend: "挂账", resume: "恢复处置", supervise: "督办", close: "结案", overdue: "超期",
+  pass_up: "上报区中心", hand_down: "下派", callback: "回访",
+  supervision_order: "下达督办单", supervision_reply: "督办回复", supervision_close: "督办办结",
 };
+const SATISFACTION = { satisfied: "满意", basic: "基本满意", unsatisfied: "不满意" };
+const ORDER_STATES = { open: "办理中", overdue: "已超期", replied: "已回复", closed: "已办结" };
 // What each action asks for (mirrors the server: these need a note; extend needs hours).
-const NEEDS_NOTE = new Set(["reject", "return", "extend", "verify_fail", "suspend", "feedback"]);
+const NEEDS_NOTE = new Set(["reject", "return", "extend", "verify_fail", "suspend", "feedback", "pass_up", "hand_down"]);
 const DANGER = new Set(["reject", "return", "verify_fail", "suspend"]);
 const CHANNEL_NAMES = { web: "网页", hotline_12345: "12345 热线", supervisor: "监督员", video: "视频监控", app: "移动端", open311: "Open311" };
 const HISTORY_ROLES = { ...ROLE_NAMES, dispatcher: "调度员", system: "系统" };
@@ -67,6 +71,19 @@ window.gridlink = Object.assign(window.gridlink || {}, { streamEvents: 0, lastSt
 const statusBadge = (status, name) =>
   `<span class="badge" data-status="${escapeHtml(status)}" style="background:${STATUS[status]?.colour || "#999"}">${escapeHtml(name || STATUS[status]?.name || status)}</span>`;
 const townName = (code) => (code ? cs.towns.get(code) || code : "");
+// A queue's name: the district centre's, or a town sub-centre's.
+const queueName = (q) => (!q ? "" : q === "district" ? "区中心" : q.startsWith("town:") ? `${townName(q.slice(5))}分中心` : q);
+const COMMAND_NAMES = { urban: "区城运中心", emergency: "区应急值班室", police_110: "110指挥中心", hotline_12345: "12345热线" };
+
+// Whether a case is in the caller's own work (the list's queue=mine, for live updates).
+function isMine(c) {
+  const node = auth.works || "district";
+  if (node === "district") return c.queue === "district";
+  if (node.startsWith("town:")) return c.queue === node;
+  if (node.startsWith("village:")) return c.village === node.slice(8);
+  if (node.startsWith("unit:")) return c.unit === node.slice(5);
+  return c.command === node;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Reference data: classes, towns, units.
@@ -124,6 +141,11 @@ async function loadTowns() {
   const select = $("#f-town");
   select.innerHTML = `<option value="">全部街镇</option>` +
     [...cs.towns].map(([code, name]) => `<option value="${escapeHtml(code)}">${escapeHtml(name)}</option>`).join("");
+  const queue = $("#f-queue");
+  const chosen = queue.value;
+  queue.innerHTML = `<option value="">全部案件（信息共享）</option><option value="mine">我的队列</option><option value="district">区中心队列</option>` +
+    [...cs.towns].map(([code, name]) => `<option value="town:${escapeHtml(code)}">${escapeHtml(name)}分中心队列</option>`).join("");
+  queue.value = chosen;
 }
 
 async function loadUnits() {
@@ -174,7 +196,7 @@ function showKeyStatus(extra) {
 async function tryKey(key) {
   const { body, response } = await api("/api/cases?limit=1", { key });
   const role = body.role || body.caller?.role || response.headers.get("x-gridlink-role");
-  return { role, unit: body.unit || body.caller?.unit || null };
+  return { role, unit: body.unit || body.caller?.unit || null, node: body.caller?.node || null, works: body.caller?.works || "district" };
 }
 
 async function useKey(key, { quiet = false } = {}) {
@@ -185,6 +207,8 @@ async function useKey(key, { quiet = false } = {}) {
     auth.key = key;
     auth.role = found.role || null;
     auth.unit = found.unit;
+    auth.node = found.node;
+    auth.works = found.works;
     auth.remember(key);
     $("#key-input").value = key;
   } catch (error) {
@@ -205,6 +229,8 @@ async function applyKey() {
   showKeyStatus();
   await Promise.all([loadClasses(), cs.ctx.reloadForKey()]);
   $("#f-mine").checked = !!auth.unit;
+  // A key bound to a node of the network opens on its own work: its queue, village or unit.
+  $("#f-queue").value = auth.node ? "mine" : "";
   showMineFilter();
   // The list of the previous key goes at once: a unit must not see it as its own meanwhile.
   $("#case-list tbody").innerHTML = "";
@@ -228,6 +254,8 @@ async function clearKey() {
   auth.key = null;
   auth.role = null;
   auth.unit = null;
+  auth.node = null;
+  auth.works = null;
   auth.remember("");
   $("#key-input").value = "";
   await applyKey();
@@ -410,6 +438,7 @@ async function renderReportResult(created) {
 function currentFilter() {
   const status = $("#f-status").value;
   return {
+    queue: $("#f-queue").value,
     statuses: STATUS_GROUPS[status]?.statuses || (status ? [status] : []),
     class: $("#f-class").value,
     town: $("#f-town").value,
@@ -420,7 +449,8 @@ function currentFilter() {
 }
 
 function matches(c, f) {
-  return (!f.statuses.length || f.statuses.includes(c.status)) &&
+  const queue = !f.queue || (f.queue === "mine" ? isMine(c) : c.queue === f.queue);
+  return queue && (!f.statuses.length || f.statuses.includes(c.status)) &&
     (!f.class || c.class === f.class) &&
     (!f.town || c.town === f.town) &&
     (!f.unit || c.unit === f.unit) &&
@@ -457,6 +487,7 @@ export async function loadList({ append = false } = {}) {
   if (!auth.key) return;
   const f = currentFilter();
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(append ? cs.offset : 0) });
+  if (f.queue) params.set("queue", f.queue);
   if (f.statuses.length) params.set("status", f.statuses.join(","));
   if (f.class) params.set("class", f.class);
   if (f.town) params.set("town", f.town);
@@ -578,6 +609,8 @@ function renderDetail(c, { keepForm = null } = {}) {
     ["单元网格", escapeHtml(c.cell || "—")],
     ["村居", `<span data-village="${escapeHtml(c.village)}">${escapeHtml(c.village_name ? `${c.village_name}（${c.village}）` : c.village || "—")}</span>`],
     ["街镇", escapeHtml(c.town_name || townName(c.town) || "—")],
+    ["所在队列", `<span data-queue="${escapeHtml(c.queue)}">${escapeHtml(queueName(c.queue))}</span>${c.first_queue && c.first_queue !== c.queue ? ` <small>首接：${escapeHtml(queueName(c.first_queue))}</small>` : ""}`],
+    c.command && ["指挥机构", escapeHtml(COMMAND_NAMES[c.command] || c.command)],
     ["处置单位", c.unit ? `${escapeHtml(c.unit_name || c.unit)} <small>${escapeHtml(c.unit)}${c.unit_basis ? ` · ${escapeHtml({ jurisdiction: "按辖区", nearest: "就近", dispatcher: "调度指定" }[c.unit_basis] || c.unit_basis)}` : ""}</small>` : "—"],
     ["上报时间", escapeHtml(fullTime(c.reported_time))],
     c.deadline_time && ["处置时限", `${escapeHtml(fullTime(c.deadline_time))}${c.overdue ? ` <span class="tag overdue">已超期</span>` : ""}`],
@@ -598,6 +631,7 @@ function renderDetail(c, { keepForm = null } = {}) {
       ? actions.map((a) => `<button data-action="${escapeHtml(a.action)}" class="${DANGER.has(a.action) ? "danger" : "primary"}">${escapeHtml(a.name)}</button>`).join("")
       : `<span class="hint">当前密钥对此案件没有可执行的操作。</span>`}</div>
     <div id="action-slot"></div>
+    ${ordersHtml(c)}
     <h4>处置过程</h4>
     <ol class="history">${history.map((e) => `<li data-action="${escapeHtml(e.action)}">
         <div><strong>${escapeHtml(e.action_name || ACTION_NAMES[e.action] || e.action)}</strong>
@@ -609,6 +643,8 @@ function renderDetail(c, { keepForm = null } = {}) {
         ${e.photos?.length ? `<div class="photos">${photoLinks(e.photos)}</div>` : ""}
         ${e.data?.unit && e.action !== "report" ? `<div class="who">处置单位：${escapeHtml(cs.units.get(e.data.unit) || e.data.unit)}</div>` : ""}
         ${e.data?.hours ? `<div class="who">延期 ${escapeHtml(e.data.hours)} 小时</div>` : ""}
+        ${e.data?.to_queue ? `<div class="who">${escapeHtml(queueName(e.data.from_queue))} → ${escapeHtml(queueName(e.data.to_queue))}</div>` : ""}
+        ${e.action === "callback" ? `<div class="who">${e.data?.reached ? `回访：${escapeHtml(SATISFACTION[e.data.satisfaction] || "")}` : "未联系上"}${e.data?.reopened ? " · 已返工" : ""}${e.data?.closed ? " · 已结案" : ""}</div>` : ""}
       </li>`).join("")}</ol>`;
   $("#detail-back").addEventListener("click", closeDetail);
   $("#detail-fly").addEventListener("click", () => {
@@ -616,6 +652,7 @@ function renderDetail(c, { keepForm = null } = {}) {
     cs.map.flyTo({ center: [c.lon, c.lat], zoom: Math.max(cs.map.getZoom(), 16) });
   });
   $$("#detail-actions button[data-action]").forEach((b) => b.addEventListener("click", () => openActionForm(c, actions.find((a) => a.action === b.dataset.action))));
+  bindOrders(c);
   if (keptForm) $("#action-slot").appendChild(keptForm);
 }
 
@@ -626,6 +663,15 @@ function openActionForm(c, action) {
   if (action.action === "dispatch") {
     const proposed = c.unit ? `建议：${cs.units.get(c.unit) || c.unit_name || c.unit}（${c.unit}，${c.unit_basis === "nearest" ? "就近" : "按辖区"}）` : "系统未找到处置单位，请填写单位编码";
     fields += `<label>处置单位<input id="action-unit" list="unit-options" value="${escapeHtml(c.unit || "")}" placeholder="单位编码"></label><p class="hint">${escapeHtml(proposed)}</p>`;
+  }
+  if (action.action === "hand_down") {
+    fields += `<label>下派至<select id="action-town">${[...cs.towns].map(([code, n]) => `<option value="${escapeHtml(code)}"${code === c.town ? " selected" : ""}>${escapeHtml(n)}分中心</option>`).join("")}</select></label>`;
+  }
+  if (action.action === "callback") {
+    fields += `<label class="check"><input id="callback-reached" type="checkbox" checked> 已联系上反映人</label>
+      <label>满意度<select id="callback-satisfaction">${Object.entries(SATISFACTION).map(([k, n]) => `<option value="${k}">${escapeHtml(n)}</option>`).join("")}</select></label>
+      <label class="check"><input id="callback-reopen" type="checkbox"> 不满意：退回返工</label>
+      ${c.status === "verifying" ? `<label class="check"><input id="callback-close" type="checkbox"> 满意：同时结案</label>` : ""}`;
   }
   if (action.action === "extend") {
     fields += `<label>延期小时数<input id="action-hours" type="number" min="1" max="720" step="1" value="24"></label>`;
@@ -684,6 +730,13 @@ async function submitAction(id, action) {
     const unit = $("#action-unit").value.trim();
     if (unit) body.unit = unit;
   }
+  if (action.action === "hand_down") body.town = $("#action-town").value;
+  if (action.action === "callback") {
+    body.reached = $("#callback-reached").checked;
+    if (body.reached) body.satisfaction = $("#callback-satisfaction").value;
+    if (body.reached && body.satisfaction === "unsatisfied" && $("#callback-reopen").checked) body.reopen = true;
+    if (body.reached && body.satisfaction !== "unsatisfied" && $("#callback-close")?.checked) body.close = true;
+  }
   if (action.action === "extend") {
     const hours = Number($("#action-hours").value);
     if (!Number.isInteger(hours) || hours < 1 || hours > 720) return fail("延期小时数须为 1–720 的整数。");
@@ -707,6 +760,76 @@ async function submitAction(id, action) {
     const hint = { 401: "需要密钥", 403: "无权执行", 409: "案件状态已变化" }[err.status];
     fail(`${hint ? `${hint}：` : ""}${err.message}`);
     if (err.status === 409) refreshDetail(id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervision orders (督办单) on the case page.
+
+// Who may issue one here: the district centre, or a sub-centre about a case of its own town.
+function mayIssue(c) {
+  if (!["dispatcher", "supervisor", "admin"].includes(auth.role)) return false;
+  const node = auth.works || "district";
+  return node === "district" || (node.startsWith("town:") && c.town === node.slice(5));
+}
+
+function ordersHtml(c) {
+  const orders = c.supervision_orders || [];
+  const mine = auth.works || "district";
+  const list = orders.map((o) => `<li data-order="${o.id}" data-state="${escapeHtml(o.state)}">
+      <div><strong>督办单 #${o.id}</strong> → ${escapeHtml(o.target.startsWith("town:") ? queueName(o.target) : cs.units.get(o.target.slice(5)) || o.target)}
+        <span class="tag${o.state === "overdue" ? " overdue" : ""}">${escapeHtml(ORDER_STATES[o.state] || o.state)}</span></div>
+      <div class="note">${escapeHtml(o.requirement)}</div>
+      <div class="who">时限 ${escapeHtml(fullTime(o.due_time))} · ${escapeHtml(queueName(o.issuer))}</div>
+      ${o.reply ? `<div class="note">回复：${escapeHtml(o.reply)}${o.answered_on_time === false ? ` <span class="tag overdue">逾期回复</span>` : ""}</div>` : ""}
+      <div class="buttons">${(o.state === "open" || o.state === "overdue") && (o.target === mine || auth.role === "admin") ? `<button data-reply="${o.id}">回复</button>` : ""}${o.state !== "closed" && (o.issuer === mine || auth.role === "admin") ? `<button data-close-order="${o.id}">办结</button>` : ""}</div>
+    </li>`).join("");
+  const issue = mayIssue(c) && !["closed", "rejected"].includes(c.status)
+    ? `<button id="order-new">下达督办单</button>` : "";
+  if (!orders.length && !issue) return "";
+  return `<h4>督办单</h4><ol class="history orders">${list}</ol>${issue}<div id="order-slot"></div>`;
+}
+
+function bindOrders(c) {
+  $("#order-new")?.addEventListener("click", () => {
+    const targets = [c.town && `<option value="town:${escapeHtml(c.town)}">${escapeHtml(townName(c.town))}分中心</option>`,
+      c.unit && `<option value="unit:${escapeHtml(c.unit)}">${escapeHtml(c.unit_name || c.unit)}</option>`].filter(Boolean).join("");
+    $("#order-slot").innerHTML = `<form class="card form" id="order-form" novalidate>
+        <label>督办对象<select id="order-target">${targets}</select></label>
+        <label>督办要求<textarea id="order-requirement" rows="2" required></textarea></label>
+        <label>办理时限（小时）<input id="order-hours" type="number" min="1" max="2160" value="24"></label>
+        <p class="warn" id="order-error" hidden></p>
+        <div class="buttons"><button type="submit" class="primary">下达</button></div></form>`;
+    $("#order-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      orderStep(`/api/cases/${c.id}/supervision`, { target: $("#order-target").value, requirement: $("#order-requirement").value.trim(), due_hours: Number($("#order-hours").value) }, c.id);
+    });
+  });
+  $$("#case-detail [data-reply]").forEach((b) => b.addEventListener("click", () => {
+    $("#order-slot").innerHTML = `<form class="card form" id="order-form" novalidate>
+        <label>回复<textarea id="order-reply" rows="2" required></textarea></label><p class="warn" id="order-error" hidden></p>
+        <div class="buttons"><button type="submit" class="primary">提交回复</button></div></form>`;
+    $("#order-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      orderStep(`/api/supervision/${b.dataset.reply}/reply`, { reply: $("#order-reply").value.trim() }, c.id);
+    });
+  }));
+  $$("#case-detail [data-close-order]").forEach((b) => b.addEventListener("click", () => orderStep(`/api/supervision/${b.dataset.closeOrder}/close`, {}, c.id)));
+}
+
+async function orderStep(path, body, caseId) {
+  try {
+    await api(path, { method: "POST", body });
+    toast("督办单已更新");
+    await refreshDetail(caseId);
+  } catch (err) {
+    const error = $("#order-error");
+    if (error) {
+      error.textContent = `${err.message}${err.field ? `（${err.field}）` : ""}`;
+      error.hidden = false;
+    } else {
+      toast(err.message, "error");
+    }
   }
 }
 

@@ -1,7 +1,12 @@
-//! Appraisal (考核) of the handling units over a period, from the append-only event log: what
-//! each unit received, handled on time or late, returned, had reopened, and closed.
+//! Appraisal (考核) over a period, from the append-only event log and the supervision orders,
+//! as the district runs it: each handling unit's figures (received, handled on time or late,
+//! returned, reopened, closed, supervision orders answered on time, call-back reach and
+//! satisfaction), the units in workload categories and ranked within them, and a row per town
+//! sub-centre (its area's cases filed and dispatched on time, closed, passed up, and the orders
+//! it received).
 
 use super::model::Event;
+use super::supervision::Order;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -36,6 +41,79 @@ pub struct UnitAppraisal {
     pub closure_rate: Option<f64>,
     /// Mean hours from dispatch to feedback over the feedback given in the period.
     pub mean_handling_h: Option<f64>,
+    /// Supervision orders addressed to the unit in the period, and those answered by their due
+    /// time.
+    pub orders_received: u64,
+    pub orders_answered_on_time: u64,
+    /// Call-backs on the unit's cases; the citizen reached; reached and satisfied (满意 or
+    /// 基本满意).
+    pub callbacks: u64,
+    pub callbacks_reached: u64,
+    pub callbacks_satisfied: u64,
+    /// callbacks_reached / callbacks.
+    pub reach_rate: Option<f64>,
+    /// callbacks_satisfied / callbacks_reached.
+    pub satisfaction_rate: Option<f64>,
+    /// Workload category (1 the heaviest) by cases received: see [`categorise`].
+    pub category: u32,
+    /// Place within the category (1 the best): see [`rank`].
+    pub rank: u32,
+}
+
+/// A town sub-centre's row: the cases of its area and how its queue handled them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SubCentreAppraisal {
+    pub town: String,
+    pub name: String,
+    /// Cases reported in its area in the period.
+    pub cases: u64,
+    pub filed: u64,
+    /// Filed within the filing limit of the report.
+    pub filed_on_time: u64,
+    pub dispatched: u64,
+    /// Dispatched within the dispatch limit of filing (filing seen in the period).
+    pub dispatched_on_time: u64,
+    pub closed: u64,
+    /// closed / cases.
+    pub closure_rate: Option<f64>,
+    /// filed_on_time / filed.
+    pub filed_on_time_rate: Option<f64>,
+    /// dispatched_on_time / dispatched.
+    pub dispatched_on_time_rate: Option<f64>,
+    /// Cases it passed up to the district centre.
+    pub pass_ups: u64,
+    /// Cases the district centre handed down to it.
+    pub hand_downs: u64,
+    pub orders_received: u64,
+    pub orders_answered_on_time: u64,
+    pub callbacks: u64,
+    pub callbacks_reached: u64,
+    pub callbacks_satisfied: u64,
+    pub reach_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+}
+
+/// A sub-centre to appraise (every one is listed, also those with nothing to do).
+#[derive(Debug, Clone)]
+pub struct TownInfo {
+    pub code: String,
+    pub name: String,
+}
+
+/// What decides the figures: the on-time limits of the sub-centres and the category bounds.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub file_limit_ms: i64,
+    pub dispatch_limit_ms: i64,
+    /// Descending: received ≥ thresholds[0] is category 1, ≥ thresholds[1] category 2, …
+    pub category_thresholds: Vec<u64>,
+}
+
+/// The whole appraisal of a period.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Appraisal {
+    pub units: Vec<UnitAppraisal>,
+    pub sub_centres: Vec<SubCentreAppraisal>,
 }
 
 fn case_unit(e: &Event) -> Option<&str> {
@@ -93,6 +171,15 @@ pub fn appraise(
             "return" => row.returned += 1,
             "verify_fail" => row.reopened += 1,
             "close" => row.closed += 1,
+            // A call-back may reopen the case (unsatisfied) or close it (satisfied).
+            "callback" => {
+                if e.data.get("reopened").and_then(|v| v.as_bool()) == Some(true) {
+                    row.reopened += 1;
+                }
+                if e.data.get("closed").and_then(|v| v.as_bool()) == Some(true) {
+                    row.closed += 1;
+                }
+            }
             _ => {}
         }
     }
@@ -116,6 +203,167 @@ pub fn appraise(
     out
 }
 
+/// The category of a unit that received `received` cases: 1 + the number of thresholds above
+/// it (thresholds sorted descending).
+pub fn categorise(received: u64, thresholds: &[u64]) -> u32 {
+    let mut sorted = thresholds.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    1 + sorted.iter().take_while(|&&t| received < t).count() as u32
+}
+
+/// Orders units within each category: the higher on-time rate first, then the higher closure
+/// rate, the higher satisfaction rate, the fewer overdue, the unit code; numbers each category
+/// 1, 2, … in that order. (A missing rate counts as 0.)
+pub fn rank(rows: &mut [UnitAppraisal]) {
+    let key = |v: Option<f64>| v.unwrap_or(0.0);
+    rows.sort_by(|a, b| {
+        a.category
+            .cmp(&b.category)
+            .then(key(b.on_time_rate).total_cmp(&key(a.on_time_rate)))
+            .then(key(b.closure_rate).total_cmp(&key(a.closure_rate)))
+            .then(key(b.satisfaction_rate).total_cmp(&key(a.satisfaction_rate)))
+            .then(a.overdue.cmp(&b.overdue))
+            .then(a.unit.cmp(&b.unit))
+    });
+    let mut place = 0;
+    let mut category = 0;
+    for row in rows.iter_mut() {
+        if row.category != category {
+            category = row.category;
+            place = 0;
+        }
+        place += 1;
+        row.rank = place;
+    }
+}
+
+fn text<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
+    e.data.get(key).and_then(|v| v.as_str())
+}
+
+/// A call-back's figures: (reached, satisfied) — satisfied is 满意 or 基本满意.
+fn callback_outcome(e: &Event) -> (bool, bool) {
+    let reached = e.data.get("reached").and_then(|v| v.as_bool()) == Some(true);
+    let satisfied = matches!(text(e, "satisfaction"), Some("satisfied" | "basic"));
+    (reached, reached && satisfied)
+}
+
+/// The full appraisal: every unit (categorised and ranked) and every sub-centre.
+pub fn appraise_network(
+    units: &[UnitInfo],
+    towns: &[TownInfo],
+    events: &[Event],
+    orders: &[Order],
+    open_overdue: &[String],
+    rules: &Rules,
+) -> Appraisal {
+    let mut unit_rows = appraise(units, events, open_overdue);
+    let unit_index: HashMap<String, usize> = unit_rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.unit.clone(), i))
+        .collect();
+    let mut town_rows: Vec<SubCentreAppraisal> = towns
+        .iter()
+        .map(|t| SubCentreAppraisal {
+            town: t.code.clone(),
+            name: t.name.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let town_index: HashMap<String, usize> = town_rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.town.clone(), i))
+        .collect();
+    // When each case was filed in the period (for dispatching on time).
+    let mut filed_at: HashMap<i64, i64> = HashMap::new();
+    for e in events {
+        if e.action == "callback" {
+            let (reached, satisfied) = callback_outcome(e);
+            if let Some(&i) = case_unit(e).and_then(|u| unit_index.get(u)) {
+                let row = &mut unit_rows[i];
+                row.callbacks += 1;
+                row.callbacks_reached += u64::from(reached);
+                row.callbacks_satisfied += u64::from(satisfied);
+            }
+            if let Some(&i) = text(e, "case_town").and_then(|t| town_index.get(t)) {
+                let row = &mut town_rows[i];
+                row.callbacks += 1;
+                row.callbacks_reached += u64::from(reached);
+                row.callbacks_satisfied += u64::from(satisfied);
+            }
+        }
+        let Some(&i) = text(e, "case_town").and_then(|t| town_index.get(t)) else {
+            if e.action == "file" {
+                filed_at.insert(e.case_id, e.at);
+            }
+            continue;
+        };
+        let row = &mut town_rows[i];
+        match e.action.as_str() {
+            "report" => row.cases += 1,
+            "file" => {
+                filed_at.insert(e.case_id, e.at);
+                row.filed += 1;
+                let reported = e.data.get("reported_at").and_then(|v| v.as_i64());
+                if reported.is_some_and(|r| e.at - r <= rules.file_limit_ms) {
+                    row.filed_on_time += 1;
+                }
+            }
+            "dispatch" => {
+                // A re-dispatch after a return counts again; timing only from a filing seen.
+                row.dispatched += 1;
+                if filed_at
+                    .get(&e.case_id)
+                    .is_some_and(|f| e.at - f <= rules.dispatch_limit_ms)
+                {
+                    row.dispatched_on_time += 1;
+                }
+            }
+            "close" => row.closed += 1,
+            "callback" if e.data.get("closed").and_then(|v| v.as_bool()) == Some(true) => {
+                row.closed += 1
+            }
+            "pass_up" => row.pass_ups += 1,
+            "hand_down" => row.hand_downs += 1,
+            _ => {}
+        }
+    }
+    for order in orders {
+        let on_time = order.answered_on_time() == Some(true);
+        if let Some(unit) = order.target.strip_prefix("unit:")
+            && let Some(&i) = unit_index.get(unit)
+        {
+            unit_rows[i].orders_received += 1;
+            unit_rows[i].orders_answered_on_time += u64::from(on_time);
+        }
+        if let Some(town) = order.target.strip_prefix("town:")
+            && let Some(&i) = town_index.get(town)
+        {
+            town_rows[i].orders_received += 1;
+            town_rows[i].orders_answered_on_time += u64::from(on_time);
+        }
+    }
+    for row in &mut unit_rows {
+        row.reach_rate = ratio(row.callbacks_reached, row.callbacks);
+        row.satisfaction_rate = ratio(row.callbacks_satisfied, row.callbacks_reached);
+        row.category = categorise(row.received, &rules.category_thresholds);
+    }
+    for row in &mut town_rows {
+        row.closure_rate = ratio(row.closed, row.cases);
+        row.filed_on_time_rate = ratio(row.filed_on_time, row.filed);
+        row.dispatched_on_time_rate = ratio(row.dispatched_on_time, row.dispatched);
+        row.reach_rate = ratio(row.callbacks_reached, row.callbacks);
+        row.satisfaction_rate = ratio(row.callbacks_satisfied, row.callbacks_reached);
+    }
+    rank(&mut unit_rows);
+    Appraisal {
+        units: unit_rows,
+        sub_centres: town_rows,
+    }
+}
+
 /// The appraisal as CSV (UTF-8 with a BOM, so Excel opens the Chinese names correctly).
 pub fn to_csv(rows: &[UnitAppraisal]) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -134,6 +382,13 @@ pub fn to_csv(rows: &[UnitAppraisal]) -> Result<String, csv::Error> {
         "on_time_rate",
         "closure_rate",
         "mean_handling_h",
+        "orders_received",
+        "orders_answered_on_time",
+        "callbacks",
+        "reach_rate",
+        "satisfaction_rate",
+        "category",
+        "rank",
     ])?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for r in rows {
@@ -152,6 +407,59 @@ pub fn to_csv(rows: &[UnitAppraisal]) -> Result<String, csv::Error> {
             opt(r.on_time_rate),
             opt(r.closure_rate),
             opt(r.mean_handling_h),
+            r.orders_received.to_string(),
+            r.orders_answered_on_time.to_string(),
+            r.callbacks.to_string(),
+            opt(r.reach_rate),
+            opt(r.satisfaction_rate),
+            r.category.to_string(),
+            r.rank.to_string(),
+        ])?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+}
+
+/// The sub-centres' rows as CSV (UTF-8 with a BOM).
+pub fn sub_centres_csv(rows: &[SubCentreAppraisal]) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "town",
+        "name",
+        "cases",
+        "filed",
+        "filed_on_time",
+        "dispatched",
+        "dispatched_on_time",
+        "closed",
+        "closure_rate",
+        "pass_ups",
+        "hand_downs",
+        "orders_received",
+        "orders_answered_on_time",
+        "callbacks",
+        "reach_rate",
+        "satisfaction_rate",
+    ])?;
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in rows {
+        out.write_record([
+            r.town.clone(),
+            r.name.clone(),
+            r.cases.to_string(),
+            r.filed.to_string(),
+            r.filed_on_time.to_string(),
+            r.dispatched.to_string(),
+            r.dispatched_on_time.to_string(),
+            r.closed.to_string(),
+            opt(r.closure_rate),
+            r.pass_ups.to_string(),
+            r.hand_downs.to_string(),
+            r.orders_received.to_string(),
+            r.orders_answered_on_time.to_string(),
+            r.callbacks.to_string(),
+            opt(r.reach_rate),
+            opt(r.satisfaction_rate),
         ])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
@@ -222,5 +530,42 @@ mod tests {
         assert_eq!(r.on_time_rate, Some(0.3333));
         assert_eq!(r.mean_handling_h, Some(4.0));
         assert!(to_csv(&rows).unwrap().contains("城管中队"));
+    }
+
+    #[test]
+    fn categories_follow_the_thresholds_and_ranks_restart_in_each() {
+        assert_eq!(categorise(50, &[10, 50]), 1);
+        assert_eq!(categorise(49, &[50, 10]), 2);
+        assert_eq!(categorise(10, &[50, 10]), 2);
+        assert_eq!(categorise(9, &[50, 10]), 3);
+        assert_eq!(categorise(0, &[]), 1);
+        let row = |unit: &str, category, on_time| UnitAppraisal {
+            unit: unit.into(),
+            category,
+            on_time_rate: on_time,
+            ..Default::default()
+        };
+        let mut rows = vec![
+            row("A", 2, Some(0.5)),
+            row("B", 1, Some(0.2)),
+            row("C", 2, Some(0.9)),
+            row("D", 1, None),
+            row("E", 1, Some(0.7)),
+        ];
+        rank(&mut rows);
+        let order: Vec<(&str, u32, u32)> = rows
+            .iter()
+            .map(|r| (r.unit.as_str(), r.category, r.rank))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("E", 1, 1),
+                ("B", 1, 2),
+                ("D", 1, 3),
+                ("C", 2, 1),
+                ("A", 2, 2)
+            ]
+        );
     }
 }

@@ -9,8 +9,14 @@ pub enum CaseError {
     Database(#[from] sqlx::Error),
     #[error("no case {0}")]
     NotFound(i64),
+    #[error("no supervision order {0}")]
+    OrderNotFound(i64),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The request is well-formed but the record is not in a state that allows it (409),
+    /// e.g. passing up a case already in the district centre's queue.
+    #[error("{field}: {message}")]
+    State { field: String, message: String },
     #[error("action refused: {0:?}")]
     Refused(Refusal),
     /// Somebody else changed the case between our read and our write.
@@ -29,6 +35,13 @@ pub enum CaseError {
 }
 
 impl CaseError {
+    pub fn state(field: &str, message: impl Into<String>) -> CaseError {
+        CaseError::State {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> CaseError {
         CaseError::Invalid {
             field: field.to_string(),

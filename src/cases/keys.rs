@@ -3,6 +3,7 @@
 
 use super::error::{CaseError, Result};
 use super::model::{Actor, Role};
+use super::network::Node;
 use crate::db::{Db, on_db};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -36,6 +37,58 @@ pub async fn create(
     label: Option<&str>,
     now: i64,
 ) -> Result<CreatedKey> {
+    create_at(db, role, unit, None, label, now).await
+}
+
+/// Which roles a node's keys may have: a sub-centre or the district centre dispatches and
+/// verifies; a workstation verifies, calls back and reports (a `supervisor` key); a command
+/// body dispatches its own affairs; a unit key is a unit's.
+pub fn role_fits_node(role: Role, node: &Node) -> bool {
+    match node {
+        Node::District => role != Role::Unit,
+        Node::Town(_) => matches!(role, Role::Dispatcher | Role::Supervisor),
+        Node::Village(_) => role == Role::Supervisor,
+        Node::Unit(_) => role == Role::Unit,
+        Node::Command(_) => role == Role::Dispatcher,
+    }
+}
+
+/// Creates a key bound to a node of the network (whose existence the caller checked against
+/// the layers and code tables: [`super::network::NodeDirectory::resolve`]). A unit key may
+/// name its unit as `unit` or as the node `unit:CODE`.
+pub async fn create_at(
+    db: &Db,
+    role: Role,
+    unit: Option<&str>,
+    node: Option<&Node>,
+    label: Option<&str>,
+    now: i64,
+) -> Result<CreatedKey> {
+    let node_unit = match node {
+        Some(Node::Unit(code)) => Some(code.as_str()),
+        _ => None,
+    };
+    if let (Some(a), Some(b)) = (unit, node_unit)
+        && a != b
+    {
+        return Err(CaseError::invalid(
+            "unit",
+            format!("--unit {a} and --node unit:{b} name different units"),
+        ));
+    }
+    let unit = unit.or(node_unit);
+    if let Some(node) = node
+        && !role_fits_node(role, node)
+    {
+        return Err(CaseError::invalid(
+            "node",
+            format!(
+                "a {} key cannot be bound to {} (district/town: dispatcher or supervisor; village: supervisor; unit: unit; command body: dispatcher)",
+                role.as_str(),
+                node.as_string()
+            ),
+        ));
+    }
     if role == Role::Anonymous {
         return Err(CaseError::invalid("role", "anonymous needs no key"));
     }
@@ -47,7 +100,18 @@ pub async fn create(
     }
     let secret = generate();
     let prefix = secret[..KEY_PREFIX.len() + 8].to_string();
-    let id = insert_key(db, &hash(&secret), &prefix, role.as_str(), unit, label, now).await?;
+    let node = node.map(Node::as_string);
+    let id = insert_key(
+        db,
+        &hash(&secret),
+        &prefix,
+        role.as_str(),
+        unit,
+        node.as_deref(),
+        label,
+        now,
+    )
+    .await?;
     Ok(CreatedKey { id, secret, prefix })
 }
 
@@ -58,10 +122,18 @@ pub async fn resolve(db: &Db, secret: &str) -> Result<Option<Actor>> {
     };
     let role = Role::parse(&key.role)
         .ok_or_else(|| CaseError::Corrupt(format!("key {} has role {:?}", key.id, key.role)))?;
+    let node = match key.node.as_deref() {
+        None => None,
+        Some(text) => Some(
+            Node::parse(text)
+                .ok_or_else(|| CaseError::Corrupt(format!("key {} has node {text:?}", key.id)))?,
+        ),
+    };
     Ok(Some(Actor {
         role,
         unit: key.unit,
         name: key.label.unwrap_or(key.prefix),
+        node,
     }))
 }
 
@@ -73,18 +145,22 @@ pub struct StoredKey {
     pub role: String,
     pub unit: Option<String>,
     pub label: Option<String>,
+    /// The node of the network (`None`: the district centre).
+    pub node: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn insert_key(
     db: &Db,
     hash: &str,
     prefix: &str,
     role: &str,
     unit: Option<&str>,
+    node: Option<&str>,
     label: Option<&str>,
     now: i64,
 ) -> Result<i64> {
-    const TEXT: &str = "INSERT INTO api_keys (hash, prefix, role, unit, label, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id";
+    const TEXT: &str = "INSERT INTO api_keys (hash, prefix, role, unit, node, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id";
     on_db!(db, |pool, sql| {
         let sql = sql(TEXT);
         let id: i64 = sqlx::query(&sql)
@@ -92,6 +168,7 @@ async fn insert_key(
             .bind(prefix)
             .bind(role)
             .bind(unit)
+            .bind(node)
             .bind(label)
             .bind(now)
             .fetch_one(pool)
@@ -102,8 +179,7 @@ async fn insert_key(
 }
 
 async fn find_key(db: &Db, hash: &str) -> Result<Option<StoredKey>> {
-    const TEXT: &str =
-        "SELECT id, prefix, role, unit, label FROM api_keys WHERE hash = ? AND revoked_at IS NULL";
+    const TEXT: &str = "SELECT id, prefix, role, unit, label, node FROM api_keys WHERE hash = ? AND revoked_at IS NULL";
     on_db!(db, |pool, sql| {
         let sql = sql(TEXT);
         let row = sqlx::query(&sql).bind(hash).fetch_optional(pool).await?;
@@ -115,14 +191,14 @@ async fn find_key(db: &Db, hash: &str) -> Result<Option<StoredKey>> {
                 role: row.try_get("role")?,
                 unit: row.try_get("unit")?,
                 label: row.try_get("label")?,
+                node: row.try_get("node")?,
             })),
         }
     })
 }
 
 pub async fn list(db: &Db) -> Result<Vec<StoredKey>> {
-    const TEXT: &str =
-        "SELECT id, prefix, role, unit, label FROM api_keys WHERE revoked_at IS NULL ORDER BY id";
+    const TEXT: &str = "SELECT id, prefix, role, unit, label, node FROM api_keys WHERE revoked_at IS NULL ORDER BY id";
     on_db!(db, |pool, sql| {
         let sql = sql(TEXT);
         let rows = sqlx::query(&sql).fetch_all(pool).await?;
@@ -134,6 +210,7 @@ pub async fn list(db: &Db) -> Result<Vec<StoredKey>> {
                 role: row.try_get("role")?,
                 unit: row.try_get("unit")?,
                 label: row.try_get("label")?,
+                node: row.try_get("node")?,
             });
         }
         Ok(out)

@@ -11,14 +11,17 @@ pub mod error;
 pub mod intake;
 pub mod keys;
 pub mod model;
+pub mod network;
 pub mod public_view;
 pub mod service;
 pub mod store;
+pub mod supervision;
 pub mod workflow;
 
 pub use clock::Clock;
 pub use error::CaseError;
 pub use model::{Action, Actor, Case, Event, Role, Status};
+pub use network::{NetworkPolicy, Node};
 pub use public_view::{PublicCase, PublicPolicy, public_view};
 pub use service::{ActionRequest, CaseService, Report};
 pub use store::{CaseFilter, CaseStore};

@@ -119,6 +119,12 @@ pub enum Action {
     Publish,
     /// Not requestable: the overdue sweep's mark.
     Overdue,
+    /// A sub-centre passes a case in its queue up to the district centre (上报区中心), saying why.
+    PassUp,
+    /// The district centre hands a case in its queue down to a sub-centre (下派).
+    HandDown,
+    /// The call-back to the citizen (回访) after the unit's feedback and before closing.
+    Callback,
 }
 
 impl Action {
@@ -140,8 +146,15 @@ impl Action {
         Action::Publish,
     ];
 
+    /// The linkage network's actions: requestable like the others, listed apart so the
+    /// workflow table of [`Action::REQUESTABLE`] reads as it always did.
+    pub const NETWORK: [Action; 3] = [Action::PassUp, Action::HandDown, Action::Callback];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::PassUp => "pass_up",
+            Action::HandDown => "hand_down",
+            Action::Callback => "callback",
             Action::Report => "report",
             Action::File => "file",
             Action::Reject => "reject",
@@ -179,11 +192,17 @@ impl Action {
             Action::Close => "结案",
             Action::Publish => "公开发布",
             Action::Overdue => "超期",
+            Action::PassUp => "上报区中心",
+            Action::HandDown => "下派",
+            Action::Callback => "回访",
         }
     }
 
     pub fn parse(s: &str) -> Option<Action> {
-        Action::REQUESTABLE.into_iter().find(|a| a.as_str() == s)
+        Action::REQUESTABLE
+            .into_iter()
+            .chain(Action::NETWORK)
+            .find(|a| a.as_str() == s)
     }
 }
 
@@ -227,6 +246,9 @@ pub struct Actor {
     pub unit: Option<String>,
     /// Shown in the history: key label or prefix, `anonymous`, `open311:…`.
     pub name: String,
+    /// The node of the linkage network the key is bound to; `None` is the district centre
+    /// (keys from before the network, and anonymous callers, who only report).
+    pub node: Option<super::network::Node>,
 }
 
 impl Actor {
@@ -235,6 +257,18 @@ impl Actor {
             role: Role::Anonymous,
             unit: None,
             name: "anonymous".into(),
+            node: None,
+        }
+    }
+
+    /// The node the actor works for: a unit key is its unit, a key bound to nothing the
+    /// district centre.
+    pub fn effective_node(&self) -> super::network::Node {
+        use super::network::Node;
+        match (&self.node, &self.unit) {
+            (Some(node), _) => node.clone(),
+            (None, Some(unit)) if self.role == Role::Unit => Node::Unit(unit.clone()),
+            (None, _) => Node::District,
         }
     }
 
@@ -273,6 +307,10 @@ pub struct NewCase {
     pub uploads: Vec<crate::photos::PhotoInfo>,
     /// The id a phone gave the report in its offline queue (unique: a repeat is not stored).
     pub client_id: Option<String>,
+    /// The queue it lands in (`district` or `town:CODE`), also its first receiver (首接).
+    pub queue: String,
+    /// The command body of its affairs class.
+    pub command: Option<String>,
 }
 
 /// A stored case (times in Unix milliseconds, UTC).
@@ -316,6 +354,12 @@ pub struct Case {
     /// SHA-256 of the reporter's tracking token; never shown.
     #[serde(skip)]
     pub track_hash: Option<String>,
+    /// The queue it is in: `district` (the district centre's) or `town:CODE` (a sub-centre's).
+    pub queue: String,
+    /// The command body of its affairs class (`urban`, `emergency`, `police_110`, …).
+    pub command: Option<String>,
+    /// The first receiver (首接责任制): the queue it landed in when reported.
+    pub first_queue: String,
 }
 
 impl Case {

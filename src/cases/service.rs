@@ -9,6 +9,7 @@ use super::clock::Clock;
 use super::error::{CaseError, Result};
 use super::intake::Intake;
 use super::model::{Action, Actor, Case, NewCase, Role, Status};
+use super::network::{DISTRICT, NetworkPolicy, NodeDirectory, queue_town, town_queue};
 use super::store::{CaseStore, NewEvent};
 use super::workflow;
 use crate::catalog::{CodeTables, Level, Role as LayerRole};
@@ -69,8 +70,9 @@ pub struct Report {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: String,
-    /// Internal: seen by staff only.
-    #[serde(default)]
+    /// Internal: seen by staff only. `reason` is the same field (a pass-up's or a hand-down's
+    /// reason).
+    #[serde(default, alias = "reason")]
     pub note: Option<String>,
     /// Written for the public: Open311 `status_notes` and the reporter's tracking view.
     #[serde(default)]
@@ -96,6 +98,22 @@ pub struct ActionRequest {
     /// `extend`: hours to add to the deadline.
     #[serde(default)]
     pub hours: Option<i64>,
+    /// `hand_down`: the town whose sub-centre takes the case (default: the case's own town).
+    #[serde(default)]
+    pub town: Option<String>,
+    /// `callback`: the citizen was reached.
+    #[serde(default)]
+    pub reached: Option<bool>,
+    /// `callback`: `satisfied` (满意), `basic` (基本满意) or `unsatisfied` (不满意).
+    #[serde(default)]
+    pub satisfaction: Option<String>,
+    /// `callback`, unsatisfied: send the case back to the unit (返工).
+    #[serde(default)]
+    pub reopen: Option<bool>,
+    /// `callback`, satisfied on a verified case: close it in the same step (if the caller may
+    /// close).
+    #[serde(default)]
+    pub close: Option<bool>,
     /// The version the caller saw; a stale one is a conflict (optional).
     #[serde(default)]
     pub version: Option<i64>,
@@ -164,6 +182,8 @@ pub struct CaseService {
     /// Held from "is this client id stored?" to its commit, so two sends of one queued report
     /// racing on this server cannot both be stored.
     client_ids: Arc<tokio::sync::Mutex<()>>,
+    /// Where cases go in the linkage network, and how the network is appraised.
+    network: Arc<RwLock<NetworkPolicy>>,
 }
 
 /// A stored report and the open cases of its class within [`DUPLICATE_RADIUS_M`].
@@ -194,6 +214,7 @@ impl CaseService {
                 .build(),
             photos: Arc::new(std::sync::OnceLock::new()),
             client_ids: Arc::default(),
+            network: Arc::new(RwLock::new(NetworkPolicy::standard())),
             store,
         };
         service.load_dots().await?;
@@ -248,6 +269,20 @@ impl CaseService {
     /// Stores uploaded photos here from now on (once; later calls are ignored).
     pub fn attach_photos(&self, store: PhotoStore) {
         let _ = self.photos.set(store);
+    }
+
+    /// Routes cases (and appraises the network) by this policy from now on.
+    pub fn set_network(&self, policy: NetworkPolicy) {
+        if let Ok(mut current) = self.network.write() {
+            *current = policy;
+        }
+    }
+
+    pub fn network(&self) -> NetworkPolicy {
+        self.network
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| NetworkPolicy::standard())
     }
 
     pub fn photo_store(&self) -> Option<&PhotoStore> {
@@ -311,7 +346,7 @@ impl CaseService {
 
     /// Tells this server's clients and the other servers (without waiting for the latter:
     /// the answer to the request does not depend on them).
-    fn publish(&self, kind: &str, case: &Case) {
+    pub(super) fn publish(&self, kind: &str, case: &Case) {
         self.publish_local(kind, case);
         let (changes, db) = (self.changes.clone(), self.db.clone());
         let notice = Notice {
@@ -469,7 +504,13 @@ impl CaseService {
                 .iter()
                 .map(|u| crate::photos::url(&u.info.hash)),
         );
+        let queue = self
+            .network()
+            .queue_for(store, codes.village, codes.town, p.x, p.y);
+        let command = tables.command_of_class(&class.code).map(|b| b.code.clone());
         let new = NewCase {
+            queue,
+            command,
             class: class.code.clone(),
             urgency,
             public_report: citizen && PUBLIC_CHANNELS.contains(&channel.as_str()),
@@ -534,6 +575,9 @@ impl CaseService {
             public_description: None,
             photos_public: false,
             track_hash: new.track_hash,
+            first_queue: new.queue.clone(),
+            queue: new.queue,
+            command: new.command,
         };
         self.publish("created", &case);
         Ok(Reported {
@@ -581,7 +625,12 @@ impl CaseService {
                 format!(
                     "unknown action {:?}; one of {}",
                     request.action,
-                    Action::REQUESTABLE.map(Action::as_str).join(", ")
+                    Action::REQUESTABLE
+                        .into_iter()
+                        .chain(Action::NETWORK)
+                        .map(Action::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?;
@@ -607,7 +656,25 @@ impl CaseService {
                 format!("{} needs a note saying why", action.as_str()),
             ));
         }
-        let public_note = trimmed(request.public_note.as_deref());
+        let mut public_note = trimmed(request.public_note.as_deref());
+        if action != Action::Callback {
+            for (field, set) in [
+                ("reached", request.reached.is_some()),
+                ("satisfaction", request.satisfaction.is_some()),
+                ("reopen", request.reopen.is_some()),
+                ("close", request.close.is_some()),
+            ] {
+                if set {
+                    return Err(CaseError::invalid(
+                        field,
+                        "only a callback takes this field",
+                    ));
+                }
+            }
+        }
+        if action != Action::HandDown && request.town.is_some() {
+            return Err(CaseError::invalid("town", "only hand_down takes a town"));
+        }
         for (field, text) in [("note", &note), ("public_note", &public_note)] {
             if text
                 .as_ref()
@@ -740,6 +807,73 @@ impl CaseService {
                 next.overdue_flag = false;
                 data.insert("deadline".into(), next.deadline.into());
             }
+            Action::PassUp => {
+                if queue_town(&case.queue).is_none() {
+                    return Err(CaseError::state(
+                        "queue",
+                        "the case is already in the district centre's queue",
+                    ));
+                }
+                next.queue = DISTRICT.to_string();
+                data.insert("from_queue".into(), case.queue.clone().into());
+                data.insert("to_queue".into(), next.queue.clone().into());
+            }
+            Action::HandDown => {
+                if case.queue != DISTRICT {
+                    return Err(CaseError::state(
+                        "queue",
+                        format!(
+                            "only a case in the district centre's queue is handed down; this one is in {}",
+                            case.queue
+                        ),
+                    ));
+                }
+                let town = trimmed(request.town.as_deref())
+                    .or_else(|| case.town.clone())
+                    .ok_or_else(|| {
+                        CaseError::invalid("town", "the case lies in no town; name one")
+                    })?;
+                let directory = NodeDirectory { store, tables };
+                if directory.sub_centre(&town).is_none() {
+                    return Err(CaseError::invalid(
+                        "town",
+                        format!("no town sub-centre for town {town:?}"),
+                    ));
+                }
+                next.queue = town_queue(&town);
+                data.insert("from_queue".into(), case.queue.clone().into());
+                data.insert("to_queue".into(), next.queue.clone().into());
+            }
+            Action::Callback => {
+                let callback = Callback::of(&request)?;
+                data.insert("reached".into(), callback.reached.into());
+                data.insert(
+                    "satisfaction".into(),
+                    callback.satisfaction.map(Satisfaction::as_str).into(),
+                );
+                if callback.reopen {
+                    next.status = Status::Reopened;
+                    next.handled_at = None;
+                    next.overdue_flag = false;
+                    next.deadline = Some(now + limit_ms(&case)?);
+                    data.insert("reopened".into(), true.into());
+                    data.insert("deadline".into(), next.deadline.into());
+                } else if callback.close {
+                    if case.status != Status::Verifying {
+                        return Err(CaseError::state(
+                            "close",
+                            "only a verified case closes on its call-back; verify it first",
+                        ));
+                    }
+                    workflow::check(actor, &case, Action::Close).map_err(CaseError::Refused)?;
+                    next.status = Status::Closed;
+                    next.closed_at = Some(now);
+                    data.insert("closed".into(), true.into());
+                }
+                if public_note.is_none() {
+                    public_note = Some(callback.public_note());
+                }
+            }
             Action::Supervise => next.supervised = true,
             Action::Close => next.closed_at = Some(now),
             Action::Publish => {
@@ -764,6 +898,11 @@ impl CaseService {
         }
         // Which unit the step counts for in the appraisal, whoever took it.
         data.insert("case_unit".into(), next.unit.clone().into());
+        // …and which town's sub-centre it counts for, and when it was reported (filing on time).
+        data.insert("case_town".into(), next.town.clone().into());
+        if action == Action::File {
+            data.insert("reported_at".into(), case.reported_at.into());
+        }
         let mut photos = request.photos;
         photos.extend(
             request
@@ -795,14 +934,15 @@ impl CaseService {
         Ok(after)
     }
 
-    /// The appraisal of every unit (of one level, or both) over `[from, to)`.
+    /// The appraisal over `[from, to)`: every unit (of one level, or both) in its workload
+    /// category and ranked, and every town sub-centre.
     pub async fn appraisal(
         &self,
         store: &LayerStore,
         from: i64,
         to: i64,
         level: Option<Level>,
-    ) -> Result<Vec<super::appraisal::UnitAppraisal>> {
+    ) -> Result<super::appraisal::Appraisal> {
         let mut units = Vec::new();
         for (role, l) in [
             (LayerRole::DistrictUnit, Level::District),
@@ -827,7 +967,13 @@ impl CaseService {
                 });
             }
         }
+        let sub_centres = NodeDirectory::sub_centres_of(store);
+        let towns: Vec<super::appraisal::TownInfo> = sub_centres
+            .into_iter()
+            .map(|(code, name)| super::appraisal::TownInfo { code, name })
+            .collect();
         let events = self.store.events_between(from, to).await?;
+        let orders = self.orders_between(from, to).await?;
         let at = to.min(self.clock.now());
         let open_overdue: Vec<String> = self
             .dots()
@@ -835,7 +981,20 @@ impl CaseService {
             .filter(|d| d.status.is_on_clock() && d.is_overdue(at))
             .filter_map(|d| d.unit)
             .collect();
-        Ok(super::appraisal::appraise(&units, &events, &open_overdue))
+        let policy = self.network();
+        let rules = super::appraisal::Rules {
+            file_limit_ms: policy.file_limit_h * HOUR_MS,
+            dispatch_limit_ms: policy.dispatch_limit_h * HOUR_MS,
+            category_thresholds: policy.category_thresholds,
+        };
+        Ok(super::appraisal::appraise_network(
+            &units,
+            &towns,
+            &events,
+            &orders,
+            &open_overdue,
+            &rules,
+        ))
     }
 
     /// Flags cases whose deadline passed while on the clock (one `overdue` event each).
@@ -954,8 +1113,119 @@ impl Publishing {
     }
 }
 
+/// What the citizen said on the call-back (回访).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Satisfaction {
+    Satisfied,
+    Basic,
+    Unsatisfied,
+}
+
+impl Satisfaction {
+    pub const ALL: [Satisfaction; 3] = [
+        Satisfaction::Satisfied,
+        Satisfaction::Basic,
+        Satisfaction::Unsatisfied,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => "satisfied",
+            Satisfaction::Basic => "basic",
+            Satisfaction::Unsatisfied => "unsatisfied",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => "满意",
+            Satisfaction::Basic => "基本满意",
+            Satisfaction::Unsatisfied => "不满意",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Satisfaction> {
+        Satisfaction::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A call-back request, checked: whether the citizen was reached, what they said, and what
+/// follows (reopen on dissatisfaction, close on satisfaction).
+#[derive(Debug)]
+struct Callback {
+    reached: bool,
+    satisfaction: Option<Satisfaction>,
+    reopen: bool,
+    close: bool,
+}
+
+impl Callback {
+    fn of(request: &ActionRequest) -> Result<Callback> {
+        let reached = request.reached.ok_or_else(|| {
+            CaseError::invalid("reached", "a callback says whether the citizen was reached")
+        })?;
+        let satisfaction = match (reached, request.satisfaction.as_deref().map(str::trim)) {
+            (true, Some(s)) => Some(Satisfaction::parse(s).ok_or_else(|| {
+                CaseError::invalid(
+                    "satisfaction",
+                    format!("satisfaction must be satisfied, basic or unsatisfied, got {s:?}"),
+                )
+            })?),
+            (true, None) => {
+                return Err(CaseError::invalid(
+                    "satisfaction",
+                    "a citizen reached says how satisfied they are",
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(CaseError::invalid(
+                    "satisfaction",
+                    "nobody was reached, so nobody said how satisfied they are",
+                ));
+            }
+            (false, None) => None,
+        };
+        let unsatisfied = satisfaction == Some(Satisfaction::Unsatisfied);
+        let reopen = request.reopen.unwrap_or(false);
+        if reopen && !unsatisfied {
+            return Err(CaseError::invalid(
+                "reopen",
+                "only an unsatisfied call-back reopens the case",
+            ));
+        }
+        let close = request.close.unwrap_or(false);
+        if close
+            && !matches!(
+                satisfaction,
+                Some(Satisfaction::Satisfied | Satisfaction::Basic)
+            )
+        {
+            return Err(CaseError::invalid(
+                "close",
+                "only a satisfied call-back closes the case",
+            ));
+        }
+        Ok(Callback {
+            reached,
+            satisfaction,
+            reopen,
+            close,
+        })
+    }
+
+    /// What Open311's `status_notes` say of it when the caller wrote nothing for the public.
+    fn public_note(&self) -> String {
+        match self.satisfaction {
+            None => "回访：未联系上反映人".to_string(),
+            Some(s) => format!("回访：{}", s.name_zh()),
+        }
+    }
+}
+
 /// Actions that must say why.
-const NEEDS_NOTE: [Action; 6] = [
+const NEEDS_NOTE: [Action; 8] = [
+    Action::PassUp,
+    Action::HandDown,
     Action::Reject,
     Action::Return,
     Action::Extend,

@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
-const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version, public_report, public_description, photos_public, track_hash";
+const CASE_COLUMNS: &str = "id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, supervised, overdue, reported_at, dispatched_at, deadline, handled_at, closed_at, updated_at, version, public_report, public_description, photos_public, track_hash, queue, command, first_queue";
 
 const EVENT_COLUMNS: &str = "id, case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data";
 
@@ -52,6 +52,13 @@ macro_rules! case_from_row {
             public_description: row.try_get("public_description")?,
             photos_public: row.try_get("photos_public")?,
             track_hash: row.try_get("track_hash")?,
+            queue: row
+                .try_get::<Option<String>, _>("queue")?
+                .unwrap_or_else(|| super::network::DISTRICT.to_string()),
+            command: row.try_get("command")?,
+            first_queue: row
+                .try_get::<Option<String>, _>("first_queue")?
+                .unwrap_or_else(|| super::network::DISTRICT.to_string()),
         }
     }};
 }
@@ -132,6 +139,11 @@ pub struct CaseFilter {
     pub unit: Option<String>,
     pub town: Option<String>,
     pub cell: Option<String>,
+    /// Only cases in this queue (`district` or `town:CODE`).
+    pub queue: Option<String>,
+    /// Only cases of this command body.
+    pub command: Option<String>,
+    pub village: Option<String>,
     pub bbox: Option<[f64; 4]>,
     /// `Some(now)`: only cases overdue at `now`.
     pub overdue_at: Option<i64>,
@@ -329,7 +341,7 @@ impl CaseStore {
         expected_version: i64,
         event: &NewEvent,
     ) -> Result<Case> {
-        const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, public_description = ?, photos_public = ?, version = version + 1 WHERE id = ? AND version = ?";
+        const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, public_description = ?, photos_public = ?, queue = ?, version = version + 1 WHERE id = ? AND version = ?";
         const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         on_db!(self.db, |pool, sql| {
             let (update, insert_event) = (sql(UPDATE), sql(INSERT_EVENT));
@@ -351,6 +363,7 @@ impl CaseStore {
                 .bind(case.updated_at)
                 .bind(&case.public_description)
                 .bind(case.photos_public)
+                .bind(&case.queue)
                 .bind(case.id)
                 .bind(expected_version)
                 .execute(&mut *tx)
@@ -404,6 +417,9 @@ impl CaseStore {
             ("unit", &f.unit),
             ("town", &f.town),
             ("cell", &f.cell),
+            ("queue", &f.queue),
+            ("command", &f.command),
+            ("village", &f.village),
         ] {
             if let Some(v) = value {
                 clauses.push(format!("{column} = ?"));
@@ -545,10 +561,10 @@ impl CaseStore {
 
 /// The `data` of a `report` event.
 fn report_data(c: &NewCase) -> String {
-    serde_json::json!({"channel": c.channel, "cell": c.cell, "unit": c.unit}).to_string()
+    serde_json::json!({"channel": c.channel, "cell": c.cell, "unit": c.unit, "case_town": c.town, "queue": c.queue}).to_string()
 }
 
-/// Largest chunk of one multi-row INSERT on SQLite: 18 parameters a row stays far below
+/// Largest chunk of one multi-row INSERT on SQLite: 23 parameters a row stays far below
 /// SQLite's 32,766, and every chunk size is a power of two up to this.
 const SQLITE_CHUNK: usize = 512;
 
@@ -567,8 +583,9 @@ fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
 }
 
 async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec<i64>> {
-    const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id) VALUES ";
-    const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id, queue, first_queue, command) VALUES ";
+    const CASE_ROW: &str =
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES ";
     const EVENT_ROW: &str = "(?, 'report', NULL, 'reported', ?, ?, ?, ?, ?, ?)";
     let mut tx = pool.begin().await?;
@@ -604,7 +621,10 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
                 .bind(c.reported_at)
                 .bind(c.public_report)
                 .bind(&c.track_hash)
-                .bind(&c.client_id);
+                .bind(&c.client_id)
+                .bind(&c.queue)
+                .bind(&c.queue)
+                .bind(&c.command);
         }
         let mut new_ids = query
             .fetch_all(&mut *tx)
@@ -654,14 +674,15 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
                     $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::bool[], \
                     $15::text[], $16::text[], $17::int8[], $18::text[], $19::text[], $20::text[], \
-                    $21::bool[], $22::text[], $23::text[]) \
+                    $21::bool[], $22::text[], $23::text[], $24::text[], $25::text[]) \
             WITH ORDINALITY AS r(class, urgency, channel, description, photos, address, reporter, \
                                  lon, lat, cell, village, town, ambiguous, unit, unit_basis, \
-                                 reported_at, actor, role, data, public_report, track_hash, client_id, ord) \
+                                 reported_at, actor, role, data, public_report, track_hash, \
+                                 client_id, queue, command, ord) \
         ORDER BY r.ord), \
     cases_in AS ( \
-        INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id) \
-        SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at, public_report, track_hash, client_id FROM new), \
+        INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id, queue, first_queue, command) \
+        SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at, public_report, track_hash, client_id, queue, queue, command FROM new), \
     events_in AS ( \
         INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) \
         SELECT id, 'report', NULL, $1, actor, role, reported_at, description, photos, data FROM new) \
@@ -692,7 +713,9 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         .bind(column(report_data))
         .bind(cases.iter().map(|c| c.public_report).collect::<Vec<bool>>())
         .bind(optional(|c| c.track_hash.clone()))
-        .bind(optional(|c| c.client_id.clone()));
+        .bind(optional(|c| c.client_id.clone()))
+        .bind(column(|c| c.queue.clone()))
+        .bind(optional(|c| c.command.clone()));
     // Photos need their own statements: then the whole batch is one explicit transaction.
     let rows = if cases.iter().any(|c| !c.uploads.is_empty()) {
         let mut tx = pool.begin().await?;

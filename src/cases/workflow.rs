@@ -2,6 +2,7 @@
 //! take it. Everything else (HTTP, storage, the web page's buttons) asks this module.
 
 use super::model::{Action, Actor, Case, Role, Status};
+use super::network::{Node, town_queue};
 
 /// The status an action leads to from `from`, or `None` when the action is illegal there.
 ///
@@ -26,6 +27,10 @@ pub fn next(from: Status, action: Action) -> Option<Status> {
         (A::Supervise, s) if s.is_open() && s != S::Reported => Some(s),
         (A::Close, S::Verifying) => Some(S::Closed),
         (A::Publish, s) => Some(s),
+        // Moving a case between queues keeps its status; a finished case stays where it is.
+        (A::PassUp | A::HandDown, s) if s.is_open() => Some(s),
+        // The call-back records what the citizen said; the service may then reopen or close.
+        (A::Callback, S::Handled | S::Verifying) => Some(from),
         _ => None,
     }
 }
@@ -49,6 +54,8 @@ pub fn roles(action: Action) -> &'static [Role] {
         A::Extend => &[R::Unit, R::Dispatcher, R::Admin],
         A::VerifyOk | A::VerifyFail => &[R::Supervisor, R::Admin],
         A::Supervise => &[R::Supervisor, R::Admin],
+        A::PassUp | A::HandDown => &[R::Dispatcher, R::Admin],
+        A::Callback => &[R::Dispatcher, R::Supervisor, R::Admin],
         A::Overdue => &[],
     }
 }
@@ -62,6 +69,9 @@ pub enum Refusal {
     Role { allowed: Vec<&'static str> },
     /// A unit key acting on another unit's case (403).
     NotYourCase { unit: Option<String> },
+    /// Acting outside the actor's node of the network (403): `rule` is `not_your_town`,
+    /// `not_your_queue` or `not_your_village`.
+    Node { rule: &'static str, message: String },
     /// Illegal in the case's current status (409).
     Status {
         status: Status,
@@ -72,6 +82,72 @@ pub enum Refusal {
 /// A `unit` key acts only on cases assigned to its unit; other roles are not bound to one.
 fn owns(actor: &Actor, case: &Case) -> bool {
     actor.role != Role::Unit || (actor.unit.is_some() && actor.unit == case.unit)
+}
+
+/// The node rule: the district centre acts on every case; a sub-centre only on the cases in
+/// its own queue (and never hands down); a workstation only in its own village; a command
+/// body only on its own affairs class's cases. (Units are bound by [`owns`].)
+fn within_node(actor: &Actor, case: &Case, action: Action) -> Result<(), Refusal> {
+    let refuse = |rule: &'static str, message: String| Err(Refusal::Node { rule, message });
+    match actor.effective_node() {
+        Node::District | Node::Unit(_) => Ok(()),
+        Node::Town(town) => {
+            let queue = town_queue(&town);
+            if action == Action::HandDown {
+                return refuse(
+                    "not_your_queue",
+                    "only the district centre hands cases down".into(),
+                );
+            }
+            if case.queue == queue {
+                Ok(())
+            } else if case.town.as_deref() != Some(town.as_str()) {
+                refuse(
+                    "not_your_town",
+                    format!(
+                        "this case is in town {}, not in yours ({town})",
+                        case.town.as_deref().unwrap_or("none")
+                    ),
+                )
+            } else {
+                refuse(
+                    "not_your_queue",
+                    format!("this case is in the {} queue, not in yours", case.queue),
+                )
+            }
+        }
+        Node::Village(village) => {
+            if case.village.as_deref() == Some(village.as_str()) {
+                Ok(())
+            } else {
+                refuse(
+                    "not_your_village",
+                    format!(
+                        "this case is in village {}, not in yours ({village})",
+                        case.village.as_deref().unwrap_or("none")
+                    ),
+                )
+            }
+        }
+        Node::Command(body) => {
+            if matches!(action, Action::PassUp | Action::HandDown) {
+                refuse(
+                    "not_your_queue",
+                    "a command body does not move cases between the territorial queues".into(),
+                )
+            } else if case.command.as_deref() == Some(body.as_str()) {
+                Ok(())
+            } else {
+                refuse(
+                    "not_your_queue",
+                    format!(
+                        "this case belongs to command body {}, not to {body}",
+                        case.command.as_deref().unwrap_or("none")
+                    ),
+                )
+            }
+        }
+    }
 }
 
 /// May the actor take the action on the case now? Permission first, then the status.
@@ -91,6 +167,7 @@ pub fn check(actor: &Actor, case: &Case, action: Action) -> Result<Status, Refus
             unit: case.unit.clone(),
         });
     }
+    within_node(actor, case, action)?;
     next(case.status, action).ok_or_else(|| Refusal::Status {
         status: case.status,
         allowed: legal(case.status).iter().map(|a| a.as_str()).collect(),
@@ -109,6 +186,13 @@ pub fn legal(status: Status) -> Vec<Action> {
 pub fn available(actor: &Actor, case: &Case) -> Vec<Action> {
     Action::REQUESTABLE
         .into_iter()
+        .chain(Action::NETWORK)
+        .filter(|&a| match a {
+            // Only a sub-centre's case goes up, only the district's comes down.
+            Action::PassUp => case.queue != super::network::DISTRICT,
+            Action::HandDown => case.queue == super::network::DISTRICT && case.town.is_some(),
+            _ => true,
+        })
         .filter(|&a| check(actor, case, a).is_ok())
         .collect()
 }

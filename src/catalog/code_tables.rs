@@ -2,6 +2,7 @@
 
 use super::case_classes::{AffairsClass, CaseClass, CaseClassesFile, MajorClass, Urgency};
 use super::chemicals::{Chemical, ChemicalsFile};
+use super::command_bodies::{CommandBodiesFile, CommandBody};
 use super::plan_checks;
 use super::plans::Plans;
 use super::unit_types::{UnitType, UnitTypesFile};
@@ -13,6 +14,7 @@ pub const UNIT_TYPES_FILE: &str = "unit_types.toml";
 pub const CASE_CLASSES_FILE: &str = "case_classes.toml";
 pub const CHEMICALS_FILE: &str = "chemicals.toml";
 pub const PLANS_FILE: &str = "plans.toml";
+pub const COMMAND_BODIES_FILE: &str = "command_bodies.toml";
 /// Read only for the alert kinds plan triggers may name; the feeds own the file.
 pub const THRESHOLDS_FILE: &str = "thresholds.toml";
 
@@ -26,6 +28,8 @@ pub struct CodeTables {
     pub chemicals: Vec<Chemical>,
     /// The special command headquarters and their plans.
     pub plans: Plans,
+    /// The command body of each affairs class (the linkage network's command queues).
+    pub command_bodies: Vec<CommandBody>,
     class_index: HashMap<String, usize>,
     chemical_index: HashMap<String, usize>,
 }
@@ -52,6 +56,10 @@ impl CodeTables {
         };
         let plans = plan_checks::load(&path, &refs)?;
 
+        let path = tables_dir.join(COMMAND_BODIES_FILE);
+        let bodies: CommandBodiesFile = parse_toml(&path, &read_text(&path)?)?;
+        validate_command_bodies(&path, &bodies.body, &classes.affairs)?;
+
         let class_index = index_by(classes.class.iter().map(|c| &c.code));
         let chemical_index = index_by(chemicals.chemical.iter().map(|c| &c.id));
         Ok(CodeTables {
@@ -62,6 +70,7 @@ impl CodeTables {
             classes: classes.class,
             chemicals: chemicals.chemical,
             plans,
+            command_bodies: bodies.body,
             class_index,
             chemical_index,
         })
@@ -81,6 +90,18 @@ impl CodeTables {
 
     pub fn major(&self, code: &str) -> Option<&MajorClass> {
         self.majors.iter().find(|m| m.code == code)
+    }
+
+    pub fn command_body(&self, code: &str) -> Option<&CommandBody> {
+        self.command_bodies.iter().find(|b| b.code == code)
+    }
+
+    /// The command body of a case class (through its major class's affairs class).
+    pub fn command_of_class(&self, class: &str) -> Option<&CommandBody> {
+        let major = self.major(&self.class(class)?.major)?;
+        self.command_bodies
+            .iter()
+            .find(|b| b.affairs == major.affairs)
     }
 }
 
@@ -109,6 +130,53 @@ fn check_unique<'a>(
                 format!("code {code:?} appears twice"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Every affairs class has exactly one command body, and at most one body is the district
+/// centre.
+fn validate_command_bodies(
+    file: &Path,
+    bodies: &[CommandBody],
+    affairs: &[AffairsClass],
+) -> Result<(), CatalogError> {
+    check_unique(file, "body", bodies.iter().map(|b| &b.code))?;
+    for (i, body) in bodies.iter().enumerate() {
+        if !affairs.iter().any(|a| a.code == body.affairs) {
+            return Err(CatalogError::field(
+                file,
+                format!("body[{i}].affairs"),
+                format!("unknown affairs class {:?}", body.affairs),
+            ));
+        }
+        if body.code.contains(':') || body.code == "district" {
+            return Err(CatalogError::field(
+                file,
+                format!("body[{i}].code"),
+                "a command body's code must not be `district` or contain `:` (node syntax)",
+            ));
+        }
+    }
+    for a in affairs {
+        let n = bodies.iter().filter(|b| b.affairs == a.code).count();
+        if n != 1 {
+            return Err(CatalogError::field(
+                file,
+                "body",
+                format!(
+                    "affairs class {} needs exactly one command body, has {n}",
+                    a.code
+                ),
+            ));
+        }
+    }
+    if bodies.iter().filter(|b| b.district_centre).count() > 1 {
+        return Err(CatalogError::field(
+            file,
+            "body",
+            "at most one command body is the district centre",
+        ));
     }
     Ok(())
 }

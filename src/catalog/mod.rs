@@ -10,6 +10,7 @@ mod case_classes;
 mod chemicals;
 mod code_tables;
 mod coded_values;
+mod command_bodies;
 mod error;
 mod groups;
 pub mod hazard_grade;
@@ -23,7 +24,8 @@ pub use case_classes::{
     AffairsClass, CaseClass, ClassKind, EMERGENCY_NUMBERS, Level, MajorClass, Urgency, Visibility,
 };
 pub use chemicals::{AppliedDistances, Chemical, Erg, ErgBasis, Spill, SpillDistances, TimeOfDay};
-pub use code_tables::{CodeTables, PLANS_FILE};
+pub use code_tables::{COMMAND_BODIES_FILE, CodeTables, PLANS_FILE};
+pub use command_bodies::CommandBody;
 pub use error::{CatalogError, parse_toml, read_text};
 pub use groups::GroupDef;
 pub use layer_def::{

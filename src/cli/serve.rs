@@ -139,6 +139,7 @@ async fn serve(
     state.field = Some(field);
     let cases = CaseService::start(db, Clock::system()).await?;
     cases.attach_photos(crate::photos::PhotoStore::local(&config.photos_dir)?);
+    cases.set_network(config.network.clone());
     tracing::info!(dir = %config.photos_dir.display(), "photo store ready");
     sweep_overdue(cases.clone());
     // Reported shelter occupancy, before the first request (a broken table stops the start).

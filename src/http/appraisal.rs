@@ -40,11 +40,23 @@ pub async fn appraisal(
         }
     };
     let store = state.store.snapshot();
-    let rows = cases.appraisal(&store, from, to, level).await?;
+    let appraisal = cases.appraisal(&store, from, to, level).await?;
+    let rows = &appraisal.units;
     match params.get("format") {
         Some("csv") => {
-            let body = crate::cases::appraisal::to_csv(&rows)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let body = match params.get("rows") {
+                None | Some("units") => crate::cases::appraisal::to_csv(rows),
+                Some("sub_centres") => {
+                    crate::cases::appraisal::sub_centres_csv(&appraisal.sub_centres)
+                }
+                Some(other) => {
+                    return Err(ApiError::invalid(
+                        "rows",
+                        format!("rows must be units or sub_centres, got {other:?}"),
+                    ));
+                }
+            }
+            .map_err(|e| ApiError::internal(e.to_string()))?;
             Ok((
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -62,7 +74,14 @@ pub async fn appraisal(
             "to": rfc3339(to),
             "level": params.get("level").unwrap_or("all"),
             "units": rows,
+            "sub_centres": appraisal.sub_centres,
         }))
+        .into_response()),
+        Some("html") => Ok(axum::response::Html(super::appraisal_print::page(
+            &appraisal,
+            &rfc3339(from),
+            &rfc3339(to),
+        ))
         .into_response()),
         Some(other) => Err(ApiError::invalid(
             "format",

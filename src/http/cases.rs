@@ -7,7 +7,7 @@ use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
 use crate::cases::public_view::is_listable;
 use crate::cases::service::{ActionRequest, DUPLICATE_RADIUS_M, Report};
-use crate::cases::{Action, Case, CaseFilter, CaseService, Event, Status, workflow};
+use crate::cases::{Action, Case, CaseFilter, CaseService, Event, Node, Status, workflow};
 use crate::catalog::{CaseClass, MajorClass, Role};
 use crate::services::routing::unit_name;
 use crate::spatial::LayerStore;
@@ -111,11 +111,14 @@ const REPORT_KINDS: [(&str, Kind); 3] = [
 ];
 
 /// Multipart text fields of an action that are not text.
-const ACTION_KINDS: [(&str, Kind); 5] = [
+const ACTION_KINDS: [(&str, Kind); 8] = [
     ("hours", Kind::Integer),
     ("version", Kind::Integer),
     ("publish_description", Kind::Bool),
     ("publish_photos", Kind::Bool),
+    ("reached", Kind::Bool),
+    ("reopen", Kind::Bool),
+    ("close", Kind::Bool),
     ("photos", Kind::List),
 ];
 
@@ -381,6 +384,9 @@ pub fn filter_from(params: &Params, now: i64) -> Result<CaseFilter, ApiError> {
         unit: text("unit"),
         town: text("town"),
         cell: text("cell"),
+        queue: text("queue"),
+        command: text("command"),
+        village: text("village"),
         bbox,
         overdue_at: flag(params, "overdue")?.filter(|o| *o).map(|_| now),
         supervised: flag(params, "supervised")?,
@@ -404,13 +410,20 @@ pub async fn list(
     let cases = service(&state)?;
     let params = Params::parse(query.as_deref());
     let now = cases.clock.now();
-    let filter = filter_from(&params, now)?;
+    let mut filter = filter_from(&params, now)?;
+    let node = caller.actor.effective_node();
+    if filter.queue.as_deref() == Some("mine") {
+        filter.queue = None;
+        mine(&mut filter, &node);
+    }
     let (found, total) = cases.store.list(&filter).await.map_err(ApiError::from)?;
     Ok(Json(CaseList {
         caller: CallerView {
             role: caller.actor.role.as_str(),
             unit: caller.actor.unit.as_deref(),
             name: &caller.actor.name,
+            node: caller.actor.node.as_ref().map(Node::as_string),
+            works: node.as_string(),
         },
         total,
         limit: filter.limit,
@@ -438,6 +451,21 @@ struct CallerView<'a> {
     role: &'static str,
     unit: Option<&'a str>,
     name: &'a str,
+    /// The node of the network the key is bound to (`None`: none, the district centre).
+    node: Option<String>,
+    /// The node it works for (`district` for keys bound to none, `unit:CODE` for unit keys).
+    works: String,
+}
+
+/// `queue=mine`: the caller's own work — the queue of the district centre or its sub-centre,
+/// its command body's cases, its village, or its unit's cases.
+fn mine(filter: &mut CaseFilter, node: &Node) {
+    match node {
+        Node::District | Node::Town(_) => filter.queue = node.queue(),
+        Node::Village(v) => filter.village = Some(v.clone()),
+        Node::Unit(u) => filter.unit = Some(u.clone()),
+        Node::Command(c) => filter.command = Some(c.clone()),
+    }
 }
 
 fn case_id(raw: &str) -> Result<i64, ApiError> {
@@ -482,6 +510,7 @@ struct CaseDetail<'a> {
     available_actions: Vec<Available>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suggested_verifier: Option<Verifier>,
+    supervision_orders: Vec<super::supervision::OrderView<'a>>,
 }
 
 /// A step of a case's history, with its time and the action's Chinese name.
@@ -501,6 +530,9 @@ impl<'a> EventView<'a> {
                 match event.action.as_str() {
                     "report" => Some("上报"),
                     "overdue" => Some("超期"),
+                    "supervision_order" => Some("下达督办单"),
+                    "supervision_reply" => Some("督办回复"),
+                    "supervision_close" => Some("督办办结"),
                     _ => None,
                 },
             ),
@@ -548,12 +580,23 @@ pub async fn get(
         .into_iter()
         .map(PhotoView::of)
         .collect();
+    let orders = cases
+        .list_orders(&crate::cases::supervision::OrderFilter {
+            case_id: Some(id),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?;
     Ok(Json(CaseDetail {
         case: CaseView::new(&state, &case, now),
         history: history.iter().map(EventView::new).collect(),
         photo_info,
         available_actions: available_actions(&caller, &case),
         suggested_verifier: suggested_verifier(&state, &state.store.snapshot(), &case),
+        supervision_orders: orders
+            .iter()
+            .map(|o| super::supervision::OrderView::new(o, now))
+            .collect(),
     })
     .into_response())
 }

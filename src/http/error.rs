@@ -101,6 +101,7 @@ impl From<crate::cases::CaseError> for ApiError {
         let message = e.to_string();
         match e {
             E::NotFound(_) => ApiError::not_found("case_not_found", message),
+            E::OrderNotFound(_) => ApiError::not_found("order_not_found", message),
             E::Invalid { field, message } => ApiError::invalid(&field, message),
             E::Refused(Refusal::NeedsKey) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -120,7 +121,14 @@ impl From<crate::cases::CaseError> for ApiError {
                     "this case is assigned to {}, not to your unit",
                     unit.as_deref().unwrap_or("no unit")
                 ),
-            ),
+            )
+            .with_detail("rule", json!("not_your_unit")),
+            E::Refused(Refusal::Node { rule, message }) => {
+                ApiError::new(StatusCode::FORBIDDEN, rule, message).with_detail("rule", json!(rule))
+            }
+            E::State { field, message } => {
+                ApiError::new(StatusCode::CONFLICT, "wrong_state", message).with_field(field)
+            }
             E::Refused(Refusal::Status { status, allowed }) => ApiError::new(
                 StatusCode::CONFLICT,
                 "illegal_transition",

@@ -3,6 +3,7 @@
 //! Floor 2 (see the crate doc): may use every room below it; only `cli` uses it.
 
 mod appraisal;
+mod appraisal_print;
 pub mod auth;
 mod batch;
 pub mod cases;
@@ -29,6 +30,7 @@ mod search;
 pub mod shelters;
 mod stream;
 mod styles;
+mod supervision;
 pub mod tiles;
 mod track;
 
@@ -136,6 +138,10 @@ pub fn router(state: AppState) -> Router {
             "/api/cases/{id}/actions",
             post(cases::act).layer(DefaultBodyLimit::max(multipart::MULTIPART_LIMIT)),
         )
+        .route("/api/cases/{id}/supervision", post(supervision::issue))
+        .route("/api/supervision", get(supervision::list))
+        .route("/api/supervision/{id}/reply", post(supervision::reply))
+        .route("/api/supervision/{id}/close", post(supervision::close))
         .route("/api/track/{id}", get(track::track))
         .route("/api/public/cases", get(public::cases))
         .route("/api/photos/{hash}", get(photos::photo))

@@ -331,6 +331,7 @@ async fn create_request(
             role: Role::Anonymous,
             unit: None,
             name: "open311:anonymous".into(),
+            node: None,
         },
         Some(key) => cases.actor_for_key(key).await?.ok_or_else(|| {
             Open311Error::new(StatusCode::FORBIDDEN, "api_key: unknown or revoked API key")

@@ -1,8 +1,10 @@
 //! `GET /api/photos/{hash}[?thumb=1]`: a stored photo, only to those who may see its case —
 //! staff (bearer key, or `?key=` for `<img>` tags), the reporter with their tracking token
 //! (`?case=ID&token=…`), and anyone once the photos of a listed case were approved. Everyone
-//! but staff gets the re-encoded copy without EXIF (no GPS position, no camera serial). A photo
-//! the caller may not see is a 404, exactly like one that does not exist.
+//! but staff gets the re-encoded copy without EXIF (no GPS position, no camera serial). A key
+//! bound to a node of the network sees only the photos of the cases its node works
+//! ([`crate::cases::network::sees_photos_of`]). A photo the caller may not see is a 404,
+//! exactly like one that does not exist.
 
 use super::auth::Caller;
 use super::cases::service;
@@ -64,6 +66,19 @@ pub async fn photo(
     };
     let thumb = matches!(params.get("thumb"), Some("1" | "true" | "yes"));
     let staff = caller.actor.is_staff();
+    if staff && caller.actor.node.is_some() {
+        let mut visible = false;
+        for (case_id, _) in cases.store.photo_links(&hash).await? {
+            let case = cases.store.get(case_id).await?;
+            if crate::cases::network::sees_photos_of(&caller.actor, &case) {
+                visible = true;
+                break;
+            }
+        }
+        if !visible {
+            return Err(not_found());
+        }
+    }
     if !staff {
         let tracked = params
             .get("case")
