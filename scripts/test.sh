@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: environment set-up (GDAL client, PostgreSQL + PostGIS, Chromium, npm
 # packages), formatting, lints, unit and integration tests, and the browser tests of the map
-# (desktop, then phone width), of the residents' page and of the offline map (PMTiles).
+# (desktop, then phone width), of the residents' page, of the offline map (PMTiles) and of the
+# incident panel (confirm, assign on the map, finish a task, print the duty report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
@@ -13,3 +14,4 @@ node tests/browser/phone.test.mjs
 node tests/browser/public.test.mjs
 node tests/browser/offline.test.mjs
 node tests/browser/field.test.mjs
+node tests/browser/incidents.test.mjs

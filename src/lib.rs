@@ -13,8 +13,9 @@
 //!    2    http          config                the HTTP API (thin: parse → one call → render);
 //!                                             settings from gridlink.toml and the environment
 //!    3    tiles  feeds  shelters  field       vector tiles and glyphs; station readings and
-//!         demo                                alerts; shelter reports; field positions,
-//!                                             fences and patrol coverage; the demo dataset
+//!         incidents  demo                     alerts; shelter reports; field positions,
+//!                                             fences and patrol coverage; incidents, tasks,
+//!                                             teams and depot stock; the demo dataset
 //!    4    cases                               the case workflow, keys, appraisal, public view
 //!    5    services                            pure spatial answers over the layer store:
 //!                                             locate, place, route, nearest, around, hazmat,
@@ -41,6 +42,7 @@ pub mod demo;
 pub mod feeds;
 pub mod field;
 pub mod http;
+pub mod incidents;
 pub mod photos;
 pub mod services;
 pub mod shelters;

@@ -14,7 +14,7 @@ const FLOORS: [&[&str]; 9] = [
     // The HTTP API, and the settings the command line reads.
     &["http", "config"],
     // Domain rooms that keep state, and what is made for the map and the demo.
-    &["tiles", "feeds", "shelters", "field", "demo"],
+    &["tiles", "feeds", "shelters", "field", "incidents", "demo"],
     // Cases: the room the others build on (who acts, the clock).
     &["cases"],
     // Pure spatial answers: locate, place, route, nearest, around, hazmat, allocation.

@@ -15,6 +15,7 @@ import * as cases from "./cases.js";
 import * as appraisal from "./appraisal.js";
 import { initCoverage } from "./coverage.js";
 import * as emergency from "./emergency.js";
+import * as incidents from "./incidents.js";
 import * as offline from "./offline.js";
 
 // Exposed for the browser test and for debugging in the console.
@@ -289,6 +290,7 @@ async function reloadForKey() {
   await loadCatalogue();
   if (map) map.setStyle("/styles/district.json", { diff: false, transformStyle: offline.transformStyle });
   emergency.onKeyChange();
+  incidents.onKeyChange();
 }
 
 async function main() {
@@ -320,6 +322,7 @@ async function main() {
   // Every (re)load of the style: index its layers, add the case layer, rebuild the panel.
   map.on("style.load", () => {
     const live = emergency.addLayers(map);
+    incidents.addLayers(map);
     cases.addCaseLayers(map);
     view.addLayers(map);
     state.styleLayers.clear();
@@ -356,6 +359,7 @@ async function main() {
       cases.reportAt(event.lngLat);
       return;
     }
+    if (emergency.isActive() && incidents.consumeClick(event.point)) return;
     const features = map.queryRenderedFeatures(event.point, { layers: clickable() });
     if (emergency.isActive()) {
       // The incident's own marker stands for the point.
@@ -394,6 +398,7 @@ async function main() {
   appraisal.initAppraisal();
   initCoverage();
   emergency.initEmergency(map, { showTab, renderAround });
+  incidents.initIncidents(map);
   await cases.initCases(map, { showTab, reloadForKey });
 }
 

@@ -721,7 +721,7 @@ function setStreamState(value) {
 // Other modules' listeners on the shared stream (one EventSource for the page): `alert` and
 // `shelter` events with their parsed data, `ready` on every (re)connection, `lagged`.
 const streamListeners = new Map();
-const STREAM_EVENTS = ["alert", "shelter"];
+const STREAM_EVENTS = ["alert", "shelter", "incident", "task", "resources"];
 
 export function onStream(type, listener) {
   if (!streamListeners.has(type)) streamListeners.set(type, new Set());

@@ -190,10 +190,18 @@ impl Db {
             .max_connections(1)
             .connect_with(base.clone())
             .await?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
             .execute(&admin)
-            .await?;
+            .await;
         admin.close().await;
+        match created {
+            Ok(_) => {}
+            // `IF NOT EXISTS` is not atomic: a second connection creating the same schema at
+            // the same moment (two servers starting together) fails on the catalogue's unique
+            // index; the schema exists, which is all this asked for.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {}
+            Err(e) => return Err(e.into()),
+        }
         Self::connect_postgres(base.options([("search_path", format!("{schema},public"))])).await
     }
 

@@ -314,3 +314,87 @@ impl From<crate::field::FieldError> for ApiError {
         }
     }
 }
+
+impl From<crate::incidents::IncidentError> for ApiError {
+    fn from(e: crate::incidents::IncidentError) -> Self {
+        use crate::incidents::IncidentError as E;
+        use crate::incidents::workflow::Refusal;
+        let message = e.to_string();
+        match e {
+            E::NotFound(_) => ApiError::not_found("incident_not_found", message),
+            E::TaskNotFound { .. } => ApiError::not_found("task_not_found", message),
+            E::Invalid { field, .. } => ApiError::invalid(&field, message),
+            E::UnknownPlan(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_plan", message).with_field("plan")
+            }
+            E::UnknownLevel { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_level", message).with_field("level")
+            }
+            E::NotMember { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_a_member", message)
+                    .with_field("unit")
+            }
+            E::UnknownTeam(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_team", message).with_field("team")
+            }
+            E::WrongTeamKind { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_team_kind", message)
+                    .with_field("team")
+            }
+            E::Refused(Refusal::NeedsKey) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this action needs an API key (Authorization: Bearer …)",
+            ),
+            E::Refused(Refusal::Role { allowed }) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("only {} may take this action", allowed.join(", ")),
+            )
+            .with_detail("allowed_roles", json!(allowed)),
+            E::Refused(Refusal::NotYourTask { unit }) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_your_task",
+                format!(
+                    "this task is for {}, not for your unit",
+                    unit.as_deref()
+                        .unwrap_or("the duty room (a team or depot task)")
+                ),
+            ),
+            E::Status {
+                status, allowed, ..
+            } => ApiError::new(StatusCode::CONFLICT, "illegal_transition", message)
+                .with_field("action")
+                .with_detail("status", json!(status))
+                .with_detail("allowed", json!(allowed)),
+            E::TeamBusy { status, .. } => ApiError::new(StatusCode::CONFLICT, "team_busy", message)
+                .with_field("team")
+                .with_detail("team_status", json!(status)),
+            E::AlreadyBooked { what, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "already_booked", message).with_field(what)
+            }
+            E::NoStock { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "no_stock", message).with_field("depot")
+            }
+            E::InsufficientStock { have, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "insufficient_stock", message)
+                    .with_field("quantity")
+                    .with_detail("available", json!(have))
+            }
+            E::OpenTasks { open } => ApiError::new(StatusCode::CONFLICT, "open_tasks", message)
+                .with_field("reason")
+                .with_detail("open_tasks", json!(open)),
+            E::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{message}; reload it and try again"),
+            ),
+            E::Database(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                message,
+            ),
+            E::Corrupt(_) => ApiError::internal(message),
+        }
+    }
+}

@@ -89,6 +89,7 @@ pub async fn ingest(
         }
     };
     let outcome = feeds.ingest(parsed).await?;
+    let proposals = propose(&state, feeds, &outcome.alerts, &caller.actor).await?;
     let alerts: Vec<Value> = outcome
         .alerts
         .iter()
@@ -100,8 +101,56 @@ pub async fn ingest(
         "rejected": outcome.rejected,
         "alerts": alerts,
         "ended": outcome.ended,
+        "proposals": proposals,
     }))
     .into_response())
+}
+
+/// The alerts a request raised, matched against the plans' triggers: proposals stored in the
+/// same request, after the alerts and before the answer, so a proposal is durable within the
+/// reading's own round trip. Without an application database there is nothing to propose into.
+async fn propose(
+    state: &AppState,
+    feeds: &FeedService,
+    alerts: &[Alert],
+    actor: &crate::cases::Actor,
+) -> Result<Vec<crate::incidents::ProposalOutcome>, ApiError> {
+    let Some(cases) = &state.cases else {
+        return Ok(Vec::new());
+    };
+    let store = state.store.snapshot();
+    let config = feeds.config();
+    let mut proposals = Vec::new();
+    for alert in alerts {
+        let Some(signal) = crate::catalog::Signal::parse(alert.level.as_str()) else {
+            continue;
+        };
+        let signal = crate::incidents::AlertSignal {
+            id: alert.id,
+            station: alert.station.clone(),
+            station_name: alert.station_name.clone(),
+            kind: alert.kind.clone(),
+            kind_title: config
+                .kind_index(&alert.kind)
+                .map(|k| config.kinds[k].title.clone()),
+            signal,
+            value: alert.value,
+            unit: alert.unit.clone(),
+            time: alert.time,
+            lon: alert.lon,
+            lat: alert.lat,
+            flood_points: alert.flood_points.iter().map(|p| p.id.clone()).collect(),
+        };
+        proposals.extend(crate::incidents::triggers::from_alert(
+            &store,
+            &state.tables.plans,
+            &signal,
+        ));
+    }
+    Ok(state
+        .incidents
+        .propose(&cases.db, &proposals, actor, cases.clock.now())
+        .await?)
 }
 
 /// `GET /api/feeds/kinds`: what the feeds measure, units, plausible ranges and default

@@ -104,10 +104,10 @@ pub async fn chemical(
     Ok(Json(value))
 }
 
-/// The request body of `POST /api/hazmat/zone`.
+/// The request body of `POST /api/hazmat/zone` (and of proposing an incident from a zone).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ZoneBody {
+pub(super) struct ZoneBody {
     lon: Option<f64>,
     lat: Option<f64>,
     crs: Option<String>,
@@ -117,6 +117,44 @@ struct ZoneBody {
     time: Option<String>,
     wind_from_deg: Option<f64>,
     wind_speed_ms: Option<f64>,
+}
+
+impl ZoneBody {
+    pub(super) fn parse(bytes: &[u8]) -> Result<ZoneBody, ApiError> {
+        parse_body(bytes)
+    }
+
+    /// The analysis request the body describes, each bad field named.
+    pub(super) fn request(&self) -> Result<Request<'_>, ApiError> {
+        let origin = match (&self.hazard_source, self.lon, self.lat) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ApiError::invalid(
+                    "hazard_source",
+                    "give either lon/lat or hazard_source, not both",
+                ));
+            }
+            (Some(id), None, None) => Origin::HazardSource(id.as_str()),
+            (None, lon, lat) => {
+                let what = "the incident's longitude and latitude, or a hazard_source id instead";
+                let lon = required(lon, "lon", what)?;
+                let lat = required(lat, "lat", what)?;
+                let crs = super::params::body_crs(self.crs.as_deref())?;
+                Origin::Point(point(lon, lat, &crs)?)
+            }
+        };
+        Ok(Request {
+            origin,
+            chemical: self.chemical.as_deref(),
+            spill: spill(self.spill.as_deref())?,
+            time: time(self.time.as_deref())?,
+            wind_from_deg: required(
+                self.wind_from_deg,
+                "wind_from_deg",
+                "the direction the wind blows from, degrees clockwise from north",
+            )?,
+            wind_speed_ms: required(self.wind_speed_ms, "wind_speed_ms", "metres per second")?,
+        })
+    }
 }
 
 fn required<T>(value: Option<T>, field: &str, what: &str) -> Result<T, ApiError> {
@@ -332,35 +370,8 @@ pub async fn zone(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_staff_view()?;
-    let body: ZoneBody = parse_body(&body)?;
-    let origin = match (&body.hazard_source, body.lon, body.lat) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(ApiError::invalid(
-                "hazard_source",
-                "give either lon/lat or hazard_source, not both",
-            ));
-        }
-        (Some(id), None, None) => Origin::HazardSource(id.as_str()),
-        (None, lon, lat) => {
-            let what = "the incident's longitude and latitude, or a hazard_source id instead";
-            let lon = required(lon, "lon", what)?;
-            let lat = required(lat, "lat", what)?;
-            let crs = super::params::body_crs(body.crs.as_deref())?;
-            Origin::Point(point(lon, lat, &crs)?)
-        }
-    };
-    let request = Request {
-        origin,
-        chemical: body.chemical.as_deref(),
-        spill: spill(body.spill.as_deref())?,
-        time: time(body.time.as_deref())?,
-        wind_from_deg: required(
-            body.wind_from_deg,
-            "wind_from_deg",
-            "the direction the wind blows from, degrees clockwise from north",
-        )?,
-        wind_speed_ms: required(body.wind_speed_ms, "wind_speed_ms", "metres per second")?,
-    };
+    let body = ZoneBody::parse(&body)?;
+    let request = body.request()?;
     let store = state.store.snapshot();
     let live = super::shelters::live(&state).await?;
     let analysis = analyse(&store, &state.tables, &request, caller.viewer, &live)?;

@@ -11,6 +11,8 @@ pub mod feeds;
 pub mod field;
 mod hazmat;
 mod health;
+pub mod incident_report;
+pub mod incidents;
 mod layers;
 mod locate;
 pub mod multipart;
@@ -67,6 +69,8 @@ pub struct AppState {
     pub field: Option<crate::field::FieldService>,
     /// Live shelter occupancy and status (stored with the cases), applied over the shelter layer.
     pub shelters: crate::shelters::ShelterService,
+    /// Incidents, tasks, and teams and depot stock as live resources (stored with the cases).
+    pub incidents: crate::incidents::IncidentService,
     /// What the public sees of cases (`[public]` in gridlink.toml).
     pub public: crate::cases::PublicPolicy,
 }
@@ -85,6 +89,7 @@ impl AppState {
             feeds: None,
             field: None,
             shelters: Default::default(),
+            incidents: Default::default(),
             public: Default::default(),
         }
     }
@@ -165,6 +170,26 @@ pub fn router(state: AppState) -> Router {
             "/api/shelters/{id}",
             get(shelters::get).patch(shelters::report),
         )
+        .route("/api/incidents", get(incidents::list).post(incidents::open))
+        .route(
+            "/api/incidents/propose-from-zone",
+            post(incidents::propose_from_zone),
+        )
+        .route("/api/incidents/{id}", get(incidents::get))
+        .route("/api/incidents/{id}/actions", post(incidents::act))
+        .route("/api/incidents/{id}/features", get(incidents::features))
+        .route("/api/incidents/{id}/tasks", post(incidents::add_task))
+        .route(
+            "/api/incidents/{id}/tasks/{task}/actions",
+            post(incidents::task_act),
+        )
+        .route("/incidents/{id}/report", get(incident_report::report))
+        .route("/api/teams", get(incidents::teams))
+        .route(
+            "/api/teams/{id}",
+            axum::routing::patch(incidents::team_status),
+        )
+        .route("/api/depots", get(incidents::depots))
         .route("/styles/{file}", get(styles::style))
         .route("/fonts/{stacks}/{file}", get(styles::glyphs))
         .nest_service("/vendor/maplibre-gl", maplibre)

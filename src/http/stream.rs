@@ -1,7 +1,8 @@
 //! `GET /api/stream`: Server-Sent Events of case changes (`case`), feed alerts raised or
-//! ended (`alert`), shelter occupancy changes (`shelter`), fence crossings (`fence`) and the
-//! newest positions of the workers each intake group moved (`positions`), so the map and the
-//! lists update live.
+//! ended (`alert`), shelter occupancy changes (`shelter`), fence crossings (`fence`), the
+//! newest positions of the workers each intake group moved (`positions`), incidents proposed,
+//! confirmed, raised … (`incident`), task steps (`task`) and team or stock changes
+//! (`resources`), so the map and the lists update live.
 //! Browsers' EventSource cannot send headers, so the key may also come as `?key=`.
 
 use super::auth::Caller;
@@ -31,6 +32,7 @@ pub async fn stream(
     let alerts = alert_events(&state);
     let shelters = super::shelters::events(&state);
     let field = field_events(&state);
+    let incidents = incident_events(&state);
     let events = changes.filter_map(move |change| {
         let state = state.clone();
         async move {
@@ -54,7 +56,7 @@ pub async fn stream(
     });
     let merged = futures_util::stream::select(
         futures_util::stream::select(events, alerts),
-        futures_util::stream::select(shelters, field),
+        futures_util::stream::select(futures_util::stream::select(shelters, field), incidents),
     );
     Ok(Sse::new(ready.chain(merged))
         .keep_alive(KeepAlive::default())
@@ -123,6 +125,47 @@ fn field_events(
                 Ok(crate::field::FieldEvent::Positions(moved)) => Event::default()
                     .event("positions")
                     .data(serde_json::to_string(&*moved).unwrap_or_default()),
+                Err(_) => Event::default().event("lagged").data("{}"),
+            })
+        })
+        .boxed()
+}
+
+/// Incident and task changes as `incident` and `task` events (the incident or task as the API
+/// shows it, with `change`), and `resources` when team states or stock moved.
+fn incident_events(
+    state: &AppState,
+) -> futures_util::stream::BoxStream<'static, Result<Event, Infallible>> {
+    use crate::incidents::IncidentEvent;
+    let state = state.clone();
+    BroadcastStream::new(state.incidents.subscribe())
+        .map(move |event| {
+            let now = state.cases.as_ref().map_or(0, |c| c.clock.now());
+            Ok(match event {
+                Ok(IncidentEvent::Incident { change, incident }) => {
+                    let view = super::incidents::IncidentView::new(&state.tables.plans, &incident);
+                    let mut data = serde_json::to_value(&view).unwrap_or_default();
+                    if let Some(obj) = data.as_object_mut() {
+                        obj.insert("change".into(), serde_json::json!(change));
+                    }
+                    Event::default()
+                        .event("incident")
+                        .id(incident.id.to_string())
+                        .data(data.to_string())
+                }
+                Ok(IncidentEvent::Task { change, task }) => {
+                    let store = state.store.snapshot();
+                    let view = super::incidents::TaskView::new(&store, &task, now);
+                    let mut data = serde_json::to_value(&view).unwrap_or_default();
+                    if let Some(obj) = data.as_object_mut() {
+                        obj.insert("change".into(), serde_json::json!(change));
+                    }
+                    Event::default()
+                        .event("task")
+                        .id(task.id.to_string())
+                        .data(data.to_string())
+                }
+                Ok(IncidentEvent::Resources) => Event::default().event("resources").data("{}"),
                 Err(_) => Event::default().event("lagged").data("{}"),
             })
         })
