@@ -722,7 +722,7 @@ async fn alerts_are_pushed_on_the_stream() {
         json!([reading(&gauge, START_MS - 20 * MINUTE, "rain_3h", 104.0)]),
     )
     .await;
-    let raised = stream.next_text().await;
+    let raised = stream.next_of("alert").await;
     assert!(raised.contains("event: alert"), "{raised}");
     assert!(raised.contains("\"change\":\"raised\"") && raised.contains("\"level\":\"red\""));
     assert!(raised.contains(&gauge));
@@ -731,7 +731,7 @@ async fn alerts_are_pushed_on_the_stream() {
         json!([reading(&gauge, START_MS - 5 * MINUTE, "rain_3h", 12.0)]),
     )
     .await;
-    let ended = stream.next_text().await;
+    let ended = stream.next_of("alert").await;
     assert!(
         ended.contains("event: alert") && ended.contains("\"change\":\"ended\""),
         "{ended}"

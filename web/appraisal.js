@@ -5,8 +5,8 @@ import { auth, api, $, $$, escapeHtml } from "./api.js";
 
 const COLUMNS = [
   { key: "name", title: "单位", text: true },
-  { key: "category", title: "类别", category: true },
-  { key: "rank", title: "类内名次" },
+  // The figures keep their columns (received first, as the CSV and earlier views have them);
+  // the workload category and the rank in it close the row, and the rows are sorted by them.
   { key: "received", title: "受理" },
   { key: "handled", title: "处置" },
   { key: "handled_on_time", title: "按时" },
@@ -21,6 +21,8 @@ const COLUMNS = [
   { key: "orders_answered_on_time", title: "督办按期回复" },
   { key: "reach_rate", title: "回访联系率", rate: true },
   { key: "satisfaction_rate", title: "满意率", rate: true },
+  { key: "category", title: "类别", category: true },
+  { key: "rank", title: "类内名次" },
 ];
 const CATEGORY_NAMES = { 1: "一类", 2: "二类", 3: "三类" };
 const TOWN_COLUMNS = [

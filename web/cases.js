@@ -631,7 +631,6 @@ function renderDetail(c, { keepForm = null } = {}) {
       ? actions.map((a) => `<button data-action="${escapeHtml(a.action)}" class="${DANGER.has(a.action) ? "danger" : "primary"}">${escapeHtml(a.name)}</button>`).join("")
       : `<span class="hint">当前密钥对此案件没有可执行的操作。</span>`}</div>
     <div id="action-slot"></div>
-    ${ordersHtml(c)}
     <h4>处置过程</h4>
     <ol class="history">${history.map((e) => `<li data-action="${escapeHtml(e.action)}">
         <div><strong>${escapeHtml(e.action_name || ACTION_NAMES[e.action] || e.action)}</strong>
@@ -645,7 +644,8 @@ function renderDetail(c, { keepForm = null } = {}) {
         ${e.data?.hours ? `<div class="who">延期 ${escapeHtml(e.data.hours)} 小时</div>` : ""}
         ${e.data?.to_queue ? `<div class="who">${escapeHtml(queueName(e.data.from_queue))} → ${escapeHtml(queueName(e.data.to_queue))}</div>` : ""}
         ${e.action === "callback" ? `<div class="who">${e.data?.reached ? `回访：${escapeHtml(SATISFACTION[e.data.satisfaction] || "")}` : "未联系上"}${e.data?.reopened ? " · 已返工" : ""}${e.data?.closed ? " · 已结案" : ""}</div>` : ""}
-      </li>`).join("")}</ol>`;
+      </li>`).join("")}</ol>
+    ${ordersHtml(c)}`;
   $("#detail-back").addEventListener("click", closeDetail);
   $("#detail-fly").addEventListener("click", () => {
     showPick({ lng: c.lon, lat: c.lat });

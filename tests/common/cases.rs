@@ -319,4 +319,17 @@ impl EventStream {
             .expect("frame");
         String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
     }
+
+    /// The next frame of one event kind (`alert`, `case`, …), passing over the others the
+    /// stream also carries (an alert may propose an incident, whose event can come first).
+    #[allow(dead_code)]
+    pub async fn next_of(&mut self, kind: &str) -> String {
+        let head = format!("event: {kind}\n");
+        loop {
+            let text = self.next_text().await;
+            if text.starts_with(&head) || text.contains(&format!("\n{head}")) {
+                return text;
+            }
+        }
+    }
 }
