@@ -564,23 +564,9 @@ fn report_data(c: &NewCase) -> String {
     serde_json::json!({"channel": c.channel, "cell": c.cell, "unit": c.unit, "case_town": c.town, "queue": c.queue}).to_string()
 }
 
-/// Largest chunk of one multi-row INSERT on SQLite: 23 parameters a row stays far below
+/// Largest chunk of one multi-row INSERT on SQLite: 24 parameters a row stays far below
 /// SQLite's 32,766, and every chunk size is a power of two up to this.
 const SQLITE_CHUNK: usize = 512;
-
-/// `head` followed by `rows` copies of `row`, comma-separated, then `tail`.
-fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 2) + tail.len());
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(row);
-    }
-    sql.push_str(tail);
-    sql
-}
 
 async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec<i64>> {
     const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id, queue, first_queue, command) VALUES ";
@@ -597,7 +583,7 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let photos: Vec<String> = chunk.iter().map(|c| json_list(&c.photos)).collect();
-        let sql = multi_row(CASE_HEAD, CASE_ROW, size, " RETURNING id");
+        let sql = crate::db::multi_row(CASE_HEAD, CASE_ROW, size, " RETURNING id");
         let mut query = sqlx::query(&sql);
         for (c, photos) in chunk.iter().zip(&photos) {
             query = query
@@ -641,7 +627,7 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
                 new_ids.len()
             )));
         }
-        let sql = multi_row(EVENT_HEAD, EVENT_ROW, size, "");
+        let sql = crate::db::multi_row(EVENT_HEAD, EVENT_ROW, size, "");
         let mut query = sqlx::query(&sql);
         for ((c, photos), id) in chunk.iter().zip(&photos).zip(&new_ids) {
             query = query

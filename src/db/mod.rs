@@ -99,6 +99,38 @@ pub fn postgres_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(numbered(sql))
 }
 
+/// A multi-row `INSERT`: `head`, then `rows` copies of `row` (`(?, ?, …)`) joined by commas,
+/// then `tail` (`ON CONFLICT …`, `RETURNING id`). Every domain's batched writes build their
+/// statements with it, so the statement text of a given row count is always the same (and
+/// prepared once).
+pub fn multi_row(head: &str, row: &str, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 2) + tail.len());
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// Splits `n` rows into statement sizes of `max` rows, then the binary digits of the rest
+/// (`max` a power of two), so a batch of any size uses at most log2(`max`) + 1 statement texts.
+pub fn chunk_sizes(n: usize, max: usize) -> Vec<usize> {
+    let mut sizes = vec![max; n / max];
+    let rest = n % max;
+    let mut bit = max / 2;
+    while bit > 0 {
+        if rest & bit != 0 {
+            sizes.push(bit);
+        }
+        bit /= 2;
+    }
+    sizes
+}
+
 /// `?` → `$1, $2, …`: the back ends share SQL written with SQLite's placeholders, PostgreSQL
 /// gets them numbered (the SQL in gridlink never has `?` inside string literals).
 pub fn numbered(sql: &str) -> String {
@@ -245,6 +277,16 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_cover_every_row_with_few_statement_sizes() {
+        for n in [0, 1, 255, 256, 257, 1000, 20_000] {
+            let sizes = chunk_sizes(n, 256);
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= 256));
+        }
+        assert_eq!(chunk_sizes(1000, 256), vec![256, 256, 256, 128, 64, 32, 8]);
+    }
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {

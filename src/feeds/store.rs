@@ -24,30 +24,17 @@ use sqlx::Row;
 pub const INSERT_ROWS: usize = 256;
 
 fn insert_text(rows: usize) -> String {
-    let mut sql =
-        String::from("INSERT INTO readings (station, kind, time, value, received_at) VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?, ?, ?, ?)");
-    }
-    sql.push_str(" ON CONFLICT (station, kind, time) DO NOTHING");
-    sql
+    crate::db::multi_row(
+        "INSERT INTO readings (station, kind, time, value, received_at) VALUES ",
+        "(?, ?, ?, ?, ?)",
+        rows,
+        " ON CONFLICT (station, kind, time) DO NOTHING",
+    )
 }
 
 /// Splits `n` rows into the fixed statement sizes.
 fn chunk_sizes(n: usize) -> Vec<usize> {
-    let mut sizes = vec![INSERT_ROWS; n / INSERT_ROWS];
-    let rest = n % INSERT_ROWS;
-    let mut bit = INSERT_ROWS / 2;
-    while bit > 0 {
-        if rest & bit != 0 {
-            sizes.push(bit);
-        }
-        bit /= 2;
-    }
-    sizes
+    crate::db::chunk_sizes(n, INSERT_ROWS)
 }
 
 /// A new alert before it has an id.
@@ -339,20 +326,6 @@ pub async fn alert(db: &Db, config: &FeedConfig, id: i64) -> Result<Option<Alert
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunks_cover_every_row_with_few_statement_sizes() {
-        for n in [0, 1, 255, 256, 257, 1000, 20_000] {
-            let sizes = chunk_sizes(n);
-            assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(
-                sizes
-                    .iter()
-                    .all(|s| s.is_power_of_two() && *s <= INSERT_ROWS)
-            );
-        }
-        assert_eq!(chunk_sizes(1000), vec![256, 256, 256, 128, 64, 32, 8]);
-    }
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {

@@ -15,30 +15,16 @@ use sqlx::Row;
 const INSERT_ROWS: usize = 256;
 
 fn insert_text(rows: usize) -> String {
-    let mut sql = String::from(
+    crate::db::multi_row(
         "INSERT INTO positions (worker, time, lon, lat, accuracy, speed, heading, received_at) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?)");
-    }
-    sql.push_str(" ON CONFLICT (worker, time) DO NOTHING");
-    sql
+        "(?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+        " ON CONFLICT (worker, time) DO NOTHING",
+    )
 }
 
 fn chunk_sizes(n: usize) -> Vec<usize> {
-    let mut sizes = vec![INSERT_ROWS; n / INSERT_ROWS];
-    let rest = n % INSERT_ROWS;
-    let mut bit = INSERT_ROWS / 2;
-    while bit > 0 {
-        if rest & bit != 0 {
-            sizes.push(bit);
-        }
-        bit /= 2;
-    }
-    sizes
+    crate::db::chunk_sizes(n, INSERT_ROWS)
 }
 
 /// An event before it has an id.
