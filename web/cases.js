@@ -57,6 +57,10 @@ const cs = {
   total: 0,
   offset: 0,
   listToken: 0,
+  // Cases the stream brought while a list request was in flight: the list's answer may be a
+  // snapshot from before them, so they are laid over it when it arrives (else a case created
+  // meanwhile would flash into the list and vanish again).
+  sinceListRequest: null,
   detail: null,             // the open case (with history)
   stream: null,
   streamOpened: 0,
@@ -494,6 +498,7 @@ export async function loadList({ append = false } = {}) {
   if (f.overdue) params.set("overdue", "true");
   if (f.unit) params.set("unit", f.unit);
   const token = ++cs.listToken;
+  if (!append) cs.sinceListRequest = new Map();
   $("#case-list").classList.add("loading");
   try {
     const { body } = await api(`/api/cases?${params}`);
@@ -509,11 +514,19 @@ export async function loadList({ append = false } = {}) {
     cs.total = body.total;
     cs.offset = (append ? cs.offset : 0) + body.cases.length;
     renderSummary();
+    if (!append) {
+      const newer = cs.sinceListRequest;
+      cs.sinceListRequest = null;
+      for (const c of newer?.values() || []) upsertRow(c, { flash: false });
+    }
     window.gridlink.listLoaded = (window.gridlink.listLoaded || 0) + 1;
   } catch (error) {
     if (token === cs.listToken) $("#case-list-summary").innerHTML = `<span class="warn">${escapeHtml(error.message)}</span>`;
   } finally {
-    if (token === cs.listToken) $("#case-list").classList.remove("loading");
+    if (token === cs.listToken) {
+      $("#case-list").classList.remove("loading");
+      if (!append) cs.sinceListRequest = null;
+    }
   }
 }
 
@@ -916,6 +929,7 @@ function stopStream() {
 function onCaseChange(c) {
   window.gridlink.streamEvents += 1;
   window.gridlink.lastStreamEvent = { id: c.id, change: c.change, status: c.status };
+  cs.sinceListRequest?.set(c.id, c);
   upsertRow(c);
   if (cs.detail?.id === c.id) refreshDetail(c.id);
   scheduleTileRefresh();
