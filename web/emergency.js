@@ -703,7 +703,7 @@ function renderZone(a) {
       ${warning}
       <dl>
         <dt><i class="zone-swatch" style="background:${ZONE_STYLE.isolation.fill}"></i>初始隔离距离</dt><dd data-distance="isolation" data-m="${escapeHtml(d.isolation_m)}">${metres(d.isolation_m)}（四周）</dd>
-        <dt><i class="zone-swatch" style="background:${ZONE_STYLE.protective_action.fill}"></i>防护行动距离</dt><dd data-distance="protective" data-m="${escapeHtml(d.protective_action_m ?? "")}">${d.protective_action_m != null ? `${metres(d.protective_action_m)}（下风向）` : "无（少量泄漏，指南未给下风向距离）"}</dd>
+        <dt><i class="zone-swatch" style="background:${ZONE_STYLE.protective_action.fill}"></i>防护行动距离</dt><dd data-distance="protective" data-m="${escapeHtml(d.protective_action_m ?? "")}">${d.protective_action_m != null ? `${metres(d.protective_action_m)}（下风向）` : (a.spill === "large" ? "无（指南对此物质未给下风向距离，须按现场情况向下风向扩大隔离）" : "无（少量泄漏，指南未给下风向距离）")}</dd>
         <dt>风</dt><dd>${escapeHtml(directionName(a.wind.from_deg))}风 ${escapeHtml(a.wind.from_deg)}° · ${escapeHtml(a.wind.speed_ms)} 米/秒 · ${escapeHtml(WIND_MODELS[a.wind.model] || a.wind.model)}</dd>
         <dt>依据</dt><dd>ERG 指南 ${escapeHtml(d.guide)} · ${escapeHtml(d.basis === "table1" ? "表 1（初始隔离和防护行动距离）" : d.basis === "guide" ? "橙色指南（建议疏散距离）" : d.basis)}<br><small class="source">${escapeHtml(d.source)}</small></dd>
       </dl>

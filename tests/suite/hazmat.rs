@@ -220,7 +220,8 @@ async fn the_zones_have_the_erg_shape_and_lie_downwind() {
     let (_, isolation) = &zones[0];
     let (name, square) = &zones[1];
     assert_eq!(name, "protective_action");
-    let d = 1600.0;
+    // ERG2024 Table 1, chlorine, small spill, night: 1.5 km.
+    let d = 1500.0;
     for c in square.exterior().coords() {
         let (e, n) = local(POINT, *c);
         assert!(n <= 1e-6, "vertex north of the spill: {n}");
@@ -245,7 +246,7 @@ async fn the_zones_have_the_erg_shape_and_lie_downwind() {
     )
     .await;
     let zones = self::zones(&body);
-    assert!(zones[1].1.intersects(&at(POINT, -390.0, 0.0)));
+    assert!(zones[1].1.intersects(&at(POINT, -290.0, 0.0)));
     assert!(!zones[1].1.intersects(&at(POINT, 100.0, 0.0)));
 
     // Calm: the protective distance applies all round, and the answer says so.
@@ -257,7 +258,7 @@ async fn the_zones_have_the_erg_shape_and_lie_downwind() {
     .await;
     assert_eq!(body["wind"]["model"], "calm");
     let zones = self::zones(&body);
-    assert!(zones[1].1.intersects(&at(POINT, 0.0, 390.0)));
+    assert!(zones[1].1.intersects(&at(POINT, 0.0, 290.0)));
     assert!(
         body["notes"]
             .as_array()
@@ -274,7 +275,9 @@ async fn unverified_distances_are_flagged() {
         json!({"lon": POINT.0, "lat": POINT.1, "chemical": chemical, "spill": spill,
                "time": "day", "wind_from_deg": 200.0, "wind_speed_ms": 3.0})
     };
-    let (status, body) = zone(&app, ask("ammonia", "small")).await;
+    // Ammonia's large spill: ERG2024 sends it to Table 3, which is not modelled, so the block
+    // keeps an older, unchecked figure.
+    let (status, body) = zone(&app, ask("ammonia", "large")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["verified"], false);
     assert_eq!(body["distances"]["verified"], false);
@@ -304,9 +307,15 @@ async fn unverified_distances_are_flagged() {
     assert_eq!(body["distances"]["basis"], "guide");
     assert_eq!(body["zones"]["features"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["distances"]["protective_action_m"], Value::Null);
+    // ERG2024 Guide 131 gives no downwind distance even for a large spill: isolation only.
     let (_, body) = zone(&app, ask("methanol", "large")).await;
-    assert_eq!(body["verified"], false);
+    assert_eq!(body["verified"], true);
     assert_eq!(body["distances"]["isolation_m"], 50.0);
+    assert_eq!(body["distances"]["protective_action_m"], Value::Null);
+    assert_eq!(body["zones"]["features"].as_array().map(Vec::len), Some(1));
+    // Guide 128 does give one for a large spill of gasoline.
+    let (_, body) = zone(&app, ask("gasoline", "large")).await;
+    assert_eq!(body["verified"], true);
     assert_eq!(body["distances"]["protective_action_m"], 300.0);
 }
 
@@ -380,7 +389,7 @@ async fn bad_requests_are_refused_naming_the_field() {
         (with("lon", json!(181.0)), 400, "lon"),
         (with("chemical", json!("unobtainium")), 400, "chemical"),
         (with("chemical", Value::Null), 400, "chemical"),
-        (with("chemical", json!("sodium")), 422, "chemical"),
+        (with("chemical", json!("formaldehyde")), 422, "chemical"),
         (with("spill", json!("medium")), 400, "spill"),
         (with("time", Value::Null), 400, "time"),
         (with("time", json!("dusk")), 400, "time"),

@@ -366,10 +366,17 @@ async fn a_chemical_comes_out_with_its_responder_record_and_sources() {
 
     let (_, body) = get_json_as("/api/chemicals/methanol", false).await;
     assert_eq!(body["responder"]["flash_point_c"]["value"], 12.0);
+    // No card was read for methanol's PPE: it comes from its orange guide, and says so.
     assert!(
-        body["responder"]["ppe"].is_null(),
-        "no card text was found for methanol's PPE"
+        body["responder"]["ppe"]["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("ERG2024 Guide 131")),
+        "{}",
+        body["responder"]
     );
+    // Formaldehyde has no UN number and so no guide: its advice stays out rather than guessed.
+    let (_, body) = get_json_as("/api/chemicals/formaldehyde", false).await;
+    assert!(body["responder"]["ppe"].is_null(), "{}", body["responder"]);
 
     let (_, body) = get_json_as("/api/chemicals?q=chlorine", false).await;
     let listed = &body["chemicals"][0]["responder"];
