@@ -104,9 +104,7 @@ fn main() {
     );
     let mut group = c.benchmark_group("incidents");
     group.bench_function("nearest team/r-tree", |b| {
-        b.iter(|| {
-            std::hint::black_box(resources::nearest_teams(teams, &live, NANQIAO, &filter, 1))
-        })
+        b.iter(|| std::hint::black_box(resources::nearest_teams(teams, &live, NANQIAO, &filter, 1)))
     });
     group.bench_function("nearest team/full scan", |b| {
         b.iter(|| std::hint::black_box(full_scan()))
@@ -128,7 +126,10 @@ fn main() {
         all.first().copied()
     };
     let found = resources::nearest_teams(teams, &live, NANQIAO, &with_kit, 1);
-    assert!(!found.is_empty(), "a team with a boat and breathing apparatus");
+    assert!(
+        !found.is_empty(),
+        "a team with a boat and breathing apparatus"
+    );
     assert_eq!(kit_scan().map(|f| f.0), found.first().map(|f| f.0));
     group.bench_function("nearest team with equipment/r-tree", |b| {
         b.iter(|| {

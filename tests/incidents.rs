@@ -635,10 +635,7 @@ async fn team_and_stock_bookings_never_go_below_zero_under_50_concurrent_request
             peak > 1,
             "{backend:?}: the requests overlapped (at most {peak} in flight)"
         );
-        let won = answers
-            .iter()
-            .filter(|(s, _)| *s == StatusCode::OK)
-            .count();
+        let won = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
         let busy: Vec<Value> = answers
             .iter()
             .filter(|(s, _)| *s == StatusCode::CONFLICT)
@@ -698,10 +695,7 @@ async fn team_and_stock_bookings_never_go_below_zero_under_50_concurrent_request
             .collect();
         let (answers, peak) = all_at_once([app.app(), other.clone()], requests).await;
         assert!(peak > 1, "{backend:?}: the draws overlapped");
-        let drawn = answers
-            .iter()
-            .filter(|(s, _)| *s == StatusCode::OK)
-            .count() as i64;
+        let drawn = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count() as i64;
         let short = answers
             .iter()
             .filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"]["field"] == "quantity")
@@ -908,7 +902,12 @@ async fn bad_input_is_refused_naming_the_field() {
             (StatusCode::BAD_REQUEST, Some("level")),
             "{answer}"
         );
-        let team_task = add_task(&app, id, json!({"kind": "send_team", "title": "增援", "team_kind": "flood", "deadline_min": 60})).await;
+        let team_task = add_task(
+            &app,
+            id,
+            json!({"kind": "send_team", "title": "增援", "team_kind": "flood", "deadline_min": 60}),
+        )
+        .await;
         let (status, answer) = action(team_task, json!({"action": "assign", "team": "NOPE"})).await;
         assert_eq!(
             (status, answer["error"]["field"].as_str()),
@@ -940,13 +939,23 @@ async fn bad_input_is_refused_naming_the_field() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("team")),
             "{answer}"
         );
-        let (status, _) =
-            action(team_task, json!({"action": "assign", "team": flood_teams[0]})).await;
+        let (status, _) = action(
+            team_task,
+            json!({"action": "assign", "team": flood_teams[0]}),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
-        let (status, answer) =
-            action(team_task, json!({"action": "assign", "team": flood_teams[1]})).await;
+        let (status, answer) = action(
+            team_task,
+            json!({"action": "assign", "team": flood_teams[1]}),
+        )
+        .await;
         assert_eq!(
-            (status, answer["error"]["code"].as_str(), answer["error"]["field"].as_str()),
+            (
+                status,
+                answer["error"]["code"].as_str(),
+                answer["error"]["field"].as_str()
+            ),
             (StatusCode::CONFLICT, Some("already_booked"), Some("team")),
             "no double booking: {answer}"
         );
@@ -1145,7 +1154,10 @@ async fn levels_move_tasks_finish_overdue_is_marked_and_the_stream_tells() {
             assert_eq!(answer["status"], status);
             // The booked team's equipment goes with the task (the panel and report show it).
             let kit = answer["team_equipment"].as_str().unwrap_or("");
-            assert!(kit.contains("抽水泵"), "a flood team carries pumps: {answer}");
+            assert!(
+                kit.contains("抽水泵"),
+                "a flood team carries pumps: {answer}"
+            );
         }
         let (_, _, html) = get_raw(
             &app,
@@ -1377,10 +1389,16 @@ async fn a_task_is_done_with_an_uploaded_photo_served_back_only_to_staff() {
         let (status, content_type, bytes) = get_raw(&app, &url, Some(&key)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "image/jpeg");
-        assert_eq!(bytes, photo, "{backend:?}: the original comes back byte for byte");
+        assert_eq!(
+            bytes, photo,
+            "{backend:?}: the original comes back byte for byte"
+        );
         let thumb_url = done["photo_thumb_url"].as_str().unwrap();
         let (status, content_type, thumb) = get_raw(&app, thumb_url, Some(&key)).await;
-        assert_eq!((status, content_type.as_str()), (StatusCode::OK, "image/jpeg"));
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "image/jpeg")
+        );
         let thumb = image::load_from_memory(&thumb).expect("the thumbnail decodes");
         assert_eq!((thumb.width(), thumb.height()), (320, 240));
         // An <img> passes the key in the query; without a key there is nothing.
@@ -1401,7 +1419,11 @@ async fn a_task_is_done_with_an_uploaded_photo_served_back_only_to_staff() {
             Some(&key),
         )
         .await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "the task of another incident");
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "the task of another incident"
+        );
         // Content-addressed in the photo store; the timeline names it.
         let hash = done["photo"]
             .as_str()
@@ -1414,10 +1436,15 @@ async fn a_task_is_done_with_an_uploaded_photo_served_back_only_to_staff() {
             "{backend:?}: {on_disk:?}"
         );
         let page = incident(&app, id).await;
-        assert!(page["timeline"].as_array().unwrap().iter().any(|e| e["kind"]
-            == "task_done"
-            && e["task"] == task
-            && e["data"]["photo"] == done["photo"]));
+        assert!(
+            page["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "task_done"
+                    && e["task"] == task
+                    && e["data"]["photo"] == done["photo"])
+        );
         // The duty report carries the thumbnail inline (no key in an image address).
         let (status, _, html) = get_raw(&app, &format!("/incidents/{id}/report"), Some(&key)).await;
         assert_eq!(status, StatusCode::OK);
@@ -1650,7 +1677,10 @@ async fn a_dismissed_proposal_cools_its_trigger_down_but_not_a_higher_level() {
         dismiss(leak["incident"].as_i64().unwrap()).await;
         let leak_again = propose().await;
         assert_eq!(
-            (leak_again["change"].as_str(), leak_again["incident"].as_i64()),
+            (
+                leak_again["change"].as_str(),
+                leak_again["incident"].as_i64()
+            ),
             (Some("held"), leak["incident"].as_i64()),
             "{backend:?}"
         );
@@ -1669,16 +1699,29 @@ async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append
             let app = &app;
             async move {
                 let (status, page) = app
-                    .call("POST", "/api/incidents", Some(&app.keys.dispatcher), Some(body))
+                    .call(
+                        "POST",
+                        "/api/incidents",
+                        Some(&app.keys.dispatcher),
+                        Some(body),
+                    )
                     .await;
                 assert_eq!(status, StatusCode::CREATED, "{page}");
                 page
             }
         };
         let d = 0.004;
-        let ring = json!([[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]);
+        let ring = json!([
+            [lon - d, lat - d],
+            [lon + d, lat - d],
+            [lon + d, lat + d],
+            [lon - d, lat + d],
+            [lon - d, lat - d]
+        ]);
         let area = json!({"type": "Polygon", "coordinates": [ring]});
-        let page = open(json!({"plan": "flood", "level": "IV", "lon": lon, "lat": lat, "area": area})).await;
+        let page =
+            open(json!({"plan": "flood", "level": "IV", "lon": lon, "lat": lat, "area": area}))
+                .await;
         let id = page["incident"]["id"].as_i64().unwrap();
         assert_eq!(page["incident"]["area"], area);
         assert_eq!(page["incident"]["source"], "manual");
@@ -1689,7 +1732,10 @@ async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append
             Some(&app.keys.dispatcher),
         )
         .await;
-        assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/geo+json"));
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "application/geo+json")
+        );
         let features: Value = serde_json::from_slice(&body).unwrap();
         let roles: Vec<&str> = features["features"]
             .as_array()
@@ -1697,7 +1743,10 @@ async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append
             .iter()
             .map(|f| f["properties"]["role"].as_str().unwrap())
             .collect();
-        assert!(roles.contains(&"area") && roles.contains(&"incident"), "{roles:?}");
+        assert!(
+            roles.contains(&"area") && roles.contains(&"incident"),
+            "{roles:?}"
+        );
 
         let page = open(json!({"plan": "hazmat", "level": "II", "hazard_source": source})).await;
         assert_eq!(page["incident"]["source_ref"], source.as_str());
@@ -1707,7 +1756,10 @@ async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append
             panic!("a point source")
         };
         assert_eq!(
-            (page["incident"]["lon"].as_f64(), page["incident"]["lat"].as_f64()),
+            (
+                page["incident"]["lon"].as_f64(),
+                page["incident"]["lat"].as_f64()
+            ),
             (Some(p.x), Some(p.y))
         );
 
@@ -1731,10 +1783,11 @@ async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append
         // The timeline is append-only in the database itself.
         let refused = match app.service.db.pool() {
             gridlink::db::Pool::Sqlite(pool) => {
-                let update = sqlx::query("UPDATE incident_events SET note = 'x' WHERE incident = ?")
-                    .bind(escalated)
-                    .execute(pool)
-                    .await;
+                let update =
+                    sqlx::query("UPDATE incident_events SET note = 'x' WHERE incident = ?")
+                        .bind(escalated)
+                        .execute(pool)
+                        .await;
                 let delete = sqlx::query("DELETE FROM incident_events WHERE incident = ?")
                     .bind(escalated)
                     .execute(pool)
@@ -1754,7 +1807,10 @@ async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append
                 update.is_err() && delete.is_err()
             }
         };
-        assert!(refused, "{backend:?}: incident_events refuses updates and deletes");
+        assert!(
+            refused,
+            "{backend:?}: incident_events refuses updates and deletes"
+        );
         let again = incident(&app, escalated).await;
         assert_eq!(again["timeline"], page["timeline"]);
     }

@@ -425,7 +425,11 @@ pub const TEAM_EQUIPMENT: [(&str, &[(&str, u32, u32)]); 10] = [
     ),
     (
         "电力抢修",
-        &[("发电机", 2, 6), ("高空作业车", 1, 3), ("移动照明灯组", 2, 4)],
+        &[
+            ("发电机", 2, 6),
+            ("高空作业车", 1, 3),
+            ("移动照明灯组", 2, 4),
+        ],
     ),
     (
         "燃气抢修",
@@ -722,7 +726,10 @@ mod equipment_tests {
         }
         let mut rng = super::super::rng::stream(1, "t");
         let text = equipment("防汛抢险", &mut rng);
-        assert!(text.starts_with("抽水泵 ") && text.contains("; 冲锋舟 "), "{text}");
+        assert!(
+            text.starts_with("抽水泵 ") && text.contains("; 冲锋舟 "),
+            "{text}"
+        );
         assert_eq!(equipment("没有这类", &mut rng), "");
     }
 }

@@ -186,7 +186,8 @@ impl<'a> TaskView<'a> {
                 .and_then(|d| label(store, Role::SupplyDepot, d)),
             place_name,
             photo_url: stored_photo(task).map(|_| task_photo_url(task)),
-            photo_thumb_url: stored_photo(task).map(|_| format!("{}?thumb=1", task_photo_url(task))),
+            photo_thumb_url: stored_photo(task)
+                .map(|_| format!("{}?thumb=1", task_photo_url(task))),
             allowed: TaskAction::allowed(task.status),
         }
     }
