@@ -383,10 +383,13 @@ fn shelters(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
         .collect()
 }
 
+/// One piece of a team type's equipment: its name and the range its count is drawn from.
+pub type Kit = (&'static str, u32, u32);
+
 /// What each team type carries (INVENTED for the demo, see data/README.md): equipment names of
 /// `plans.toml`'s `[[equipment]]`, each with the range its count is drawn from (a lower bound
 /// of 0 means some teams of the type have none).
-pub const TEAM_EQUIPMENT: [(&str, &[(&str, u32, u32)]); 10] = [
+pub const TEAM_EQUIPMENT: [(&str, &[Kit]); 10] = [
     (
         "综合救援",
         &[

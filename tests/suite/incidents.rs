@@ -962,7 +962,7 @@ async fn bad_input_is_refused_naming_the_field() {
         let (_, teams) = app
             .call(
                 "GET",
-                &format!("/api/teams?kind=flood&limit=100"),
+                "/api/teams?kind=flood&limit=100",
                 Some(&app.keys.dispatcher),
                 None,
             )
