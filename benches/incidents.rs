@@ -7,6 +7,8 @@
 //! - `nearest team/…`: the nearest available flood team to Nanqiao with half of all teams busy
 //!   (`incidents::resources::nearest_teams`, the R-tree walked outwards) vs `…/full scan`: every
 //!   team's distance computed and sorted (the baseline). Target ≤ 1 ms.
+//! - `nearest team with equipment/…`: the nearest available team of any type carrying a boat
+//!   and breathing apparatus (`GET /api/teams?equipment=boat,breathing_apparatus`), likewise.
 //! - `nearest depot/…`: the nearest depot holding ≥ 2,000 sandbags, likewise.
 //! - `page/500 tasks`: an incident with 500 tasks — its page data as `GET /api/incidents/{id}`
 //!   builds it (incident, timeline, tasks, names, JSON) vs `page/tasks only` (reading the 500
@@ -75,7 +77,12 @@ fn main() {
         live.stock.entry(depot).or_default().insert(item, n);
     }
     let flood = plans.team_kind("flood").expect("flood teams").kind.clone();
-    let found = resources::nearest_teams(teams, &live, NANQIAO, Some(&flood), true, 1);
+    let filter = resources::TeamFilter {
+        kind: Some(&flood),
+        available: true,
+        equipment: &[],
+    };
+    let found = resources::nearest_teams(teams, &live, NANQIAO, &filter, 1);
     eprintln!(
         "{} teams, nearest available flood team: {:?}",
         teams.len(),
@@ -97,19 +104,42 @@ fn main() {
     );
     let mut group = c.benchmark_group("incidents");
     group.bench_function("nearest team/r-tree", |b| {
-        b.iter(|| {
-            std::hint::black_box(resources::nearest_teams(
-                teams,
-                &live,
-                NANQIAO,
-                Some(&flood),
-                true,
-                1,
-            ))
-        })
+        b.iter(|| std::hint::black_box(resources::nearest_teams(teams, &live, NANQIAO, &filter, 1)))
     });
     group.bench_function("nearest team/full scan", |b| {
         b.iter(|| std::hint::black_box(full_scan()))
+    });
+    // Any available team carrying a boat and breathing apparatus (`?equipment=boat,…`): the
+    // register text is read per candidate.
+    let kit = ["冲锋舟", "正压式空气呼吸器"];
+    let with_kit = resources::TeamFilter {
+        kind: None,
+        available: true,
+        equipment: &kit,
+    };
+    let kit_scan = || {
+        let mut all: Vec<(usize, f64)> = (0..teams.len())
+            .filter(|&i| with_kit.admits(teams, &live, i))
+            .map(|i| (i, metres_to(NANQIAO, teams.geometry(i))))
+            .collect();
+        all.sort_by(|a, b| a.1.total_cmp(&b.1));
+        all.first().copied()
+    };
+    let found = resources::nearest_teams(teams, &live, NANQIAO, &with_kit, 1);
+    assert!(
+        !found.is_empty(),
+        "a team with a boat and breathing apparatus"
+    );
+    assert_eq!(kit_scan().map(|f| f.0), found.first().map(|f| f.0));
+    group.bench_function("nearest team with equipment/r-tree", |b| {
+        b.iter(|| {
+            std::hint::black_box(resources::nearest_teams(
+                teams, &live, NANQIAO, &with_kit, 1,
+            ))
+        })
+    });
+    group.bench_function("nearest team with equipment/full scan", |b| {
+        b.iter(|| std::hint::black_box(kit_scan()))
     });
     group.bench_function("nearest depot/r-tree", |b| {
         b.iter(|| {

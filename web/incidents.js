@@ -4,14 +4,15 @@
 //   kept current by `incident` stream events, with a toast for each new proposal;
 // - one incident open: level and status, the duty officer's buttons (confirm, dismiss, raise,
 //   lower, close — those the server's `allowed` lists), the timeline and the tasks with their
-//   actions (acknowledge, start, done with a note, refuse with a reason; for a team task the
+//   actions (acknowledge, start, done with a note and a photo — uploaded as multipart and shown
+//   back as a thumbnail —, refuse with a reason; for a team task the
 //   nearest available team of its type, or a team picked on the map; for a depot task the
 //   nearest depot holding enough), and the duty report (/incidents/{id}/report) to print;
 // - on the map: the incident area, its point, the tasks' places, the tasked teams and depots
 //   (GET /api/incidents/{id}/features), and while a team is being picked the available teams of
 //   the type asked for.
 
-import { auth, api, getJson, $, escapeHtml, shortTime, toast } from "./api.js";
+import { auth, api, getJson, $, escapeHtml, shortTime, toast, withPhotos } from "./api.js";
 import { onStream } from "./cases.js";
 import { distanceText as metres } from "./format.js";
 
@@ -19,7 +20,7 @@ const EMPTY = { type: "FeatureCollection", features: [] };
 const LEVEL_COLOURS = { IV: "#1f6fe0", III: "#d4a900", II: "#f07800", I: "#e00000" };
 const ACTION_NAMES = { confirm: "确认启动", dismiss: "排除", raise: "升级", lower: "降级", close: "结束响应" };
 const ENTRY_NAMES = {
-  proposed: "触发提议", trigger: "新的触发", opened: "值班员启动", confirmed: "确认启动响应", dismissed: "排除",
+  proposed: "触发提议", trigger: "新的触发", held: "冷却期内再次触发（未提议）", opened: "值班员启动", confirmed: "确认启动响应", dismissed: "排除",
   raised: "提高等级", lowered: "降低等级", closed: "结束响应", task_added: "下达任务", task_acknowledged: "任务签收",
   task_started: "开始处置", task_done: "任务完成", task_refused: "任务拒收", team_assigned: "调派队伍", stock_drawn: "调拨物资",
 };
@@ -30,6 +31,7 @@ const inc = {
   list: [],
   page: null,        // GET /api/incidents/{id}
   picking: null,     // task being given a team picked on the map
+  doneFor: null,     // task whose completion form (note, photo) is open
   token: 0,
   data: { incident: EMPTY, "incident-candidates": EMPTY },  // kept for a style reload
 };
@@ -125,6 +127,30 @@ async function drawOnMap() {
   }
 }
 
+// A task photo address for an <img> or a link: <img> cannot send the Authorization header, so
+// the staff key goes as ?key= (as for case photos).
+function withKey(url) {
+  if (!auth.key) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(auth.key)}`;
+}
+
+function photoHtml(t) {
+  if (t.photo_thumb_url) {
+    return `<a href="${escapeHtml(withKey(t.photo_url))}" target="_blank" rel="noopener"><img class="thumb" data-task-photo="${t.id}" alt="完成照片" src="${escapeHtml(withKey(t.photo_thumb_url))}"></a>`;
+  }
+  if (t.photo && /^https?:\/\//.test(t.photo)) return `<a href="${escapeHtml(t.photo)}" target="_blank" rel="noopener noreferrer">照片</a>`;
+  return "";
+}
+
+// The completion form of a task: a note and one photo (the phone's camera on a phone).
+function doneForm(t) {
+  return `<form class="task-done" data-done-form="${t.id}">
+    <input type="text" name="note" maxlength="2000" placeholder="完成情况" aria-label="完成情况">
+    <input type="file" name="photo" accept="image/jpeg,image/png,image/webp" capture="environment" aria-label="现场照片">
+    <button type="submit" class="primary">提交完成</button><button type="button" data-task-action="cancel-done" data-task="${t.id}">取消</button>
+  </form>`;
+}
+
 function taskLine(t) {
   const who = t.team_name || t.depot_name || t.unit_name || t.unit || (t.team_kind ? `待派${t.team_kind}队伍` : t.item ? `待调拨 ${t.item} ×${t.quantity}` : "");
   const buttons = [];
@@ -142,9 +168,12 @@ function taskLine(t) {
     <b>${escapeHtml(t.title)}</b> · ${escapeHtml(who)}
     <span class="task-status">${escapeHtml(t.status_name)}${t.overdue ? "（超时）" : ""}</span>
     <span class="hint small">时限 ${shortTime(t.deadline_time)}</span>
+    ${t.team_equipment ? `<span class="hint small">装备：${escapeHtml(t.team_equipment)}</span>` : ""}
     ${t.note ? `<span class="hint small">反馈：${escapeHtml(t.note)}</span>` : ""}
+    ${photoHtml(t)}
     ${t.reason ? `<span class="hint small">理由：${escapeHtml(t.reason)}</span>` : ""}
-    <span class="buttons small">${buttons.join("")}</span></li>`;
+    <span class="buttons small">${buttons.join("")}</span>
+    ${inc.doneFor === t.id && t.allowed.includes("done") ? doneForm(t) : ""}</li>`;
 }
 
 function renderDetail() {
@@ -157,6 +186,9 @@ function renderDetail() {
   const i = page.incident;
   const actions = i.allowed.map((a) => `<button type="button" data-incident-action="${a}" class="${a === "confirm" ? "primary" : a === "dismiss" || a === "close" ? "danger" : ""}">${ACTION_NAMES[a] || a}</button>`).join("");
   const report = `/incidents/${i.id}/report?key=${encodeURIComponent(auth.key || "")}`;
+  // A completion form being filled in survives a re-render (stream events re-read the page):
+  // the same element, with its note and chosen photo, goes back in.
+  const filling = inc.doneFor ? box.querySelector(`form[data-done-form="${inc.doneFor}"]`) : null;
   box.innerHTML = `
     <h4>${badge(i.level)} ${escapeHtml(i.title)}</h4>
     <p class="hint">${escapeHtml(i.plan_name || i.plan)} · <span id="inc-status">${escapeHtml(i.status_name)}</span> · ${shortTime(i.opened_time)}</p>
@@ -165,6 +197,7 @@ function renderDetail() {
     <ul id="inc-tasks">${page.tasks.map(taskLine).join("")}</ul>
     <h4>时间线</h4>
     <ol id="inc-timeline">${page.timeline.map((e) => `<li data-entry="${escapeHtml(e.kind)}">${shortTime(e.time)} ${escapeHtml(ENTRY_NAMES[e.kind] || e.kind)}${e.level ? ` ${escapeHtml(e.level)}级` : ""} · ${escapeHtml(e.actor)}${e.note ? ` · ${escapeHtml(e.note)}` : ""}</li>`).join("")}</ol>`;
+  if (filling) box.querySelector(`form[data-done-form="${inc.doneFor}"]`)?.replaceWith(filling);
 }
 
 async function incidentAction(action) {
@@ -190,14 +223,25 @@ function centre() {
   return { lon: i.lon, lat: i.lat };
 }
 
-async function taskAction(task, body) {
+async function taskAction(task, body, files = []) {
   const id = inc.page.incident.id;
   try {
-    await api(`/api/incidents/${id}/tasks/${task}/actions`, { method: "POST", body });
+    await api(`/api/incidents/${id}/tasks/${task}/actions`, { method: "POST", body: withPhotos(body, files) });
+    if (inc.doneFor === task) inc.doneFor = null;
     await open(id);
   } catch (error) {
     toast(`任务操作失败：${error.message}`, "error");
   }
+}
+
+// The completion form sent: done with the note and the photo (multipart when a photo is set).
+function onDoneSubmit(form) {
+  const task = Number(form.dataset.doneForm);
+  const note = form.note.value.trim();
+  const files = [...form.photo.files];
+  if (files.length && files[0].size > 10 * 1024 * 1024) return toast("照片不能超过 10 MB", "error");
+  form.querySelector('button[type="submit"]').disabled = true;
+  return taskAction(task, { action: "done", note: note || undefined }, files);
 }
 
 async function onTaskButton(button) {
@@ -216,8 +260,17 @@ async function onTaskButton(button) {
     if (!answer.depots.length) return toast("没有库存足够的储备点", "error");
     return taskAction(task, { action: "draw", depot: answer.depots[0].id });
   }
+  if (action === "done") {
+    inc.doneFor = task;
+    renderDetail();
+    $(`#inc-tasks [data-done-form="${task}"] input[name="note"]`)?.focus();
+    return;
+  }
+  if (action === "cancel-done") {
+    inc.doneFor = null;
+    return renderDetail();
+  }
   const body = { action };
-  if (action === "done") body.note = window.prompt("完成情况") || undefined;
   if (action === "refuse") {
     const reason = window.prompt("拒收理由");
     if (!reason) return;
@@ -277,6 +330,12 @@ export function initIncidents(map) {
   $("#inc-list").addEventListener("click", (event) => {
     const li = event.target.closest("li[data-incident]");
     if (li) open(Number(li.dataset.incident));
+  });
+  $("#inc-detail").addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-done-form]");
+    if (!form) return;
+    event.preventDefault();
+    onDoneSubmit(form);
   });
   $("#inc-detail").addEventListener("click", (event) => {
     const a = event.target.closest("[data-incident-action]");

@@ -290,21 +290,21 @@ impl CaseService {
     }
 
     /// Stores checked photos (before the case or step that links them is committed); the keys
-    /// created, to take back if that commit fails.
-    async fn store_photos(
+    /// created, to take back if that commit fails. Incident tasks store theirs through it too.
+    pub async fn store_photos(
         &self,
         uploads: &[crate::photos::Checked],
-    ) -> Result<Vec<object_store::path::Path>> {
+    ) -> std::result::Result<Vec<object_store::path::Path>, PhotoError> {
         if uploads.is_empty() {
             return Ok(Vec::new());
         }
         let store = self.photo_store().ok_or(PhotoError::NotConfigured)?;
-        Ok(store.put_all(uploads).await?)
+        store.put_all(uploads).await
     }
 
     /// Takes back the files a failed step wrote — except those another case recorded meanwhile
     /// (the same bytes uploaded at the same time by someone else).
-    async fn forget_photos(&self, created: &[object_store::path::Path]) {
+    pub async fn forget_photos(&self, created: &[object_store::path::Path]) {
         let Some(store) = self.photo_store() else {
             return;
         };

@@ -86,16 +86,14 @@ macro_rules! event_from_row {
     }};
 }
 
-/// Records an uploaded photo (once) and links it to a case, inside the caller's transaction:
-/// the case or step and its photos commit together or not at all.
-macro_rules! link_photo {
-    ($sql:expr, $conn:expr, $photo:expr, $case_id:expr, $kind:expr, $now:expr) => {{
+/// Records an uploaded photo's facts once (`photos`), inside the caller's transaction. Shared
+/// with every room that takes photos through the photo store (cases here, incident tasks), so
+/// there is one statement for it.
+macro_rules! record_photo {
+    ($sql:expr, $conn:expr, $photo:expr, $now:expr) => {{
         const PHOTO: &str = "INSERT INTO photos (hash, content_type, bytes, width, height, exif_lon, exif_lat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING";
-        const LINK: &str =
-            "INSERT INTO case_photos (hash, case_id, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
-        let (photo_sql, link_sql) = ($sql(PHOTO), $sql(LINK));
-        let photo: &PhotoInfo = $photo;
-        sqlx::query(&photo_sql)
+        let photo: &$crate::photos::PhotoInfo = $photo;
+        sqlx::query(&$sql(PHOTO))
             .bind(&photo.hash)
             .bind(&photo.content_type)
             .bind(photo.bytes)
@@ -106,7 +104,19 @@ macro_rules! link_photo {
             .bind($now)
             .execute($conn)
             .await?;
-        sqlx::query(&link_sql)
+    }};
+}
+pub(crate) use record_photo;
+
+/// Records an uploaded photo (once) and links it to a case, inside the caller's transaction:
+/// the case or step and its photos commit together or not at all.
+macro_rules! link_photo {
+    ($sql:expr, $conn:expr, $photo:expr, $case_id:expr, $kind:expr, $now:expr) => {{
+        const LINK: &str =
+            "INSERT INTO case_photos (hash, case_id, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
+        let photo: &PhotoInfo = $photo;
+        record_photo!($sql, $conn, photo, $now);
+        sqlx::query(&$sql(LINK))
             .bind(&photo.hash)
             .bind($case_id)
             .bind($kind)

@@ -33,8 +33,8 @@ pub use layer_def::{
 };
 pub use plan_checks::MAX_DEADLINE_MIN;
 pub use plans::{
-    Category, Exposed, LeakExposure, LevelDef, Member, Plan, Plans, ResponseLevel, Signal,
-    SupplyItem, TaskKind, TaskTarget, TaskTemplate, TeamKind, TownMember, Trigger, ZoneSel,
+    Category, EquipmentItem, Exposed, LeakExposure, LevelDef, Member, Plan, Plans, ResponseLevel,
+    Signal, SupplyItem, TaskKind, TaskTarget, TaskTemplate, TeamKind, TownMember, Trigger, ZoneSel,
 };
 pub use responder::{ExplosiveLimits, PhysicalState, Responder, Sourced};
 pub use unit_types::UnitType;

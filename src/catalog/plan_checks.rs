@@ -85,6 +85,35 @@ pub(crate) fn load(file: &Path, refs: &References<'_>) -> Result<Plans, CatalogE
         raw.team_kind.iter().map(|t| t.id.as_str()),
     )?;
     check_list(file, "supply", raw.supply.iter().map(|s| s.id.as_str()))?;
+    check_list(
+        file,
+        "equipment",
+        raw.equipment.iter().map(|e| e.id.as_str()),
+    )?;
+    let mut names = HashSet::new();
+    for (i, e) in raw.equipment.iter().enumerate() {
+        if e.name.trim().is_empty() || e.name.contains([';', '；', ' ']) || !names.insert(&e.name)
+        {
+            return Err(CatalogError::field(
+                file,
+                format!("equipment[{i}].name"),
+                format!(
+                    "{:?} must be unique, not empty, without spaces or semicolons (the teams layer's text is \"name count; …\")",
+                    e.name
+                ),
+            ));
+        }
+    }
+    let dismissal_cooldown_min = raw
+        .dismissal_cooldown_min
+        .unwrap_or(super::plans::DEFAULT_DISMISSAL_COOLDOWN_MIN);
+    if !(0..=7 * 24 * 60).contains(&dismissal_cooldown_min) {
+        return Err(CatalogError::field(
+            file,
+            "dismissal_cooldown_min",
+            "dismissal_cooldown_min is 0 (off) to 10080 minutes (a week)",
+        ));
+    }
     let mut plans = Vec::with_capacity(raw.plan.len());
     let mut seen = HashSet::new();
     for (index, table) in raw.plan.into_iter().enumerate() {
@@ -117,6 +146,8 @@ pub(crate) fn load(file: &Path, refs: &References<'_>) -> Result<Plans, CatalogE
         note: raw.note,
         team_kinds: raw.team_kind,
         supplies: raw.supply,
+        equipment: raw.equipment,
+        dismissal_cooldown_min,
         plans,
     })
 }

@@ -27,8 +27,27 @@ pub struct Plans {
     pub note: String,
     pub team_kinds: Vec<TeamKind>,
     pub supplies: Vec<SupplyItem>,
+    /// Equipment a team can carry (the teams layer's `equipment` text names it).
+    pub equipment: Vec<EquipmentItem>,
+    /// How long a dismissed proposal holds its trigger back (minutes): the same plan, station
+    /// or leak, at the same or a lower level, proposes nothing in that window.
+    pub dismissal_cooldown_min: i64,
     pub plans: Vec<Plan>,
 }
+
+/// A piece of equipment a team can carry and a search for teams can ask for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EquipmentItem {
+    pub id: String,
+    pub name: String,
+    pub name_en: String,
+    /// The counting unit, e.g. 艘 for boats.
+    pub unit: String,
+}
+
+/// Without `dismissal_cooldown_min` in the file: two hours.
+pub const DEFAULT_DISMISSAL_COOLDOWN_MIN: i64 = 120;
 
 /// A type of emergency team a task can ask for. `kind` is the value the teams layer carries in
 /// its `kind` field, so a task's team type can be matched to real teams.
@@ -437,6 +456,13 @@ impl Plans {
         self.supplies.iter().find(|s| s.id == id)
     }
 
+    /// Equipment by id or by name.
+    pub fn equipment_item(&self, id_or_name: &str) -> Option<&EquipmentItem> {
+        self.equipment
+            .iter()
+            .find(|e| e.id == id_or_name || e.name == id_or_name)
+    }
+
     /// Every plan a feed alert warrants, with the level, in file order.
     pub fn for_alert(&self, kind: &str, signal: Signal) -> Vec<(&Plan, ResponseLevel)> {
         self.plans
@@ -467,6 +493,9 @@ pub(crate) struct RawPlansFile {
     pub note: String,
     pub team_kind: Vec<TeamKind>,
     pub supply: Vec<SupplyItem>,
+    #[serde(default)]
+    pub equipment: Vec<EquipmentItem>,
+    pub dismissal_cooldown_min: Option<i64>,
     pub plan: Vec<toml::Table>,
 }
 

@@ -383,8 +383,109 @@ fn shelters(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
         .collect()
 }
 
+/// One piece of a team type's equipment: its name and the range its count is drawn from.
+pub type Kit = (&'static str, u32, u32);
+
+/// What each team type carries (INVENTED for the demo, see data/README.md): equipment names of
+/// `plans.toml`'s `[[equipment]]`, each with the range its count is drawn from (a lower bound
+/// of 0 means some teams of the type have none).
+pub const TEAM_EQUIPMENT: [(&str, &[Kit]); 10] = [
+    (
+        "综合救援",
+        &[
+            ("液压破拆工具", 1, 4),
+            ("生命探测仪", 1, 2),
+            ("正压式空气呼吸器", 4, 12),
+            ("发电机", 1, 3),
+            ("移动照明灯组", 1, 3),
+            ("冲锋舟", 0, 2),
+            ("油锯", 2, 6),
+        ],
+    ),
+    (
+        "防汛抢险",
+        &[
+            ("抽水泵", 2, 10),
+            ("冲锋舟", 1, 4),
+            ("救生衣", 20, 60),
+            ("发电机", 1, 3),
+            ("移动照明灯组", 1, 4),
+        ],
+    ),
+    (
+        "危化救援",
+        &[
+            ("正压式空气呼吸器", 8, 20),
+            ("重型防化服", 4, 12),
+            ("气体检测仪", 2, 6),
+            ("堵漏器材", 2, 5),
+            ("洗消设备", 1, 2),
+        ],
+    ),
+    (
+        "医疗救护",
+        &[("救护车", 1, 4), ("除颤仪", 1, 4), ("担架", 4, 12)],
+    ),
+    (
+        "电力抢修",
+        &[
+            ("发电机", 2, 6),
+            ("高空作业车", 1, 3),
+            ("移动照明灯组", 2, 4),
+        ],
+    ),
+    (
+        "燃气抢修",
+        &[
+            ("气体检测仪", 2, 6),
+            ("堵漏器材", 1, 3),
+            ("正压式空气呼吸器", 2, 6),
+        ],
+    ),
+    (
+        "供水抢修",
+        &[("抽水泵", 1, 4), ("挖掘机", 1, 2), ("管道抢修器材", 2, 6)],
+    ),
+    (
+        "道路抢修",
+        &[("挖掘机", 1, 3), ("移动照明灯组", 2, 4), ("油锯", 2, 4)],
+    ),
+    (
+        "民兵应急",
+        &[
+            ("抽水泵", 1, 4),
+            ("冲锋舟", 0, 2),
+            ("救生衣", 20, 60),
+            ("移动照明灯组", 1, 2),
+            ("油锯", 1, 4),
+        ],
+    ),
+    (
+        "志愿者",
+        &[("救生衣", 10, 40), ("担架", 2, 6), ("移动照明灯组", 0, 2)],
+    ),
+];
+
+/// A team's equipment text (`抽水泵 6; 冲锋舟 2; …`, the format of a depot's `supplies`),
+/// drawn from its type's list.
+fn equipment(kind: &str, rng: &mut super::rng::Rng) -> String {
+    let Some((_, items)) = TEAM_EQUIPMENT.iter().find(|(k, _)| *k == kind) else {
+        return String::new();
+    };
+    items
+        .iter()
+        .filter_map(|(name, lo, hi)| {
+            let n = rng.random_range(*lo..=*hi);
+            (n > 0).then(|| format!("{name} {n}"))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn teams(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
     let mut rng = ctx.rng("teams");
+    // Its own stream: adding equipment shifts none of the teams' other numbers.
+    let mut kit = ctx.rng("team-equipment");
     let n = ctx.count("teams");
     let kinds = [
         (("综合应急救援队", "综合救援", 20, 80), 0.2),
@@ -423,6 +524,7 @@ fn teams(ctx: &Context, namer: &mut Namer) -> Vec<Feature> {
                     ("kind", Value::from(kind)),
                     ("members", Value::from(rng.random_range(lo..=hi))),
                     ("vehicles", Value::from(rng.random_range(1..12))),
+                    ("equipment", Value::from(equipment(kind, &mut kit))),
                     ("leader", Value::from(namer.person(&mut rng))),
                     ("phone", Value::from(Namer::phone(&mut rng, true))),
                     ("town_code", ctx.town_code(cell)),
@@ -604,4 +706,33 @@ pub fn datasets(ctx: &Context, namer: &mut Namer) -> Vec<Dataset> {
             features: medical_facilities(ctx, namer),
         },
     ]
+}
+
+#[cfg(test)]
+mod equipment_tests {
+    use super::*;
+
+    #[test]
+    fn every_equipment_name_the_demo_draws_is_in_the_plans_list() {
+        let plans = crate::catalog::CodeTables::load(std::path::Path::new("data"))
+            .expect("tables")
+            .plans;
+        for (kind, items) in TEAM_EQUIPMENT {
+            assert!(
+                plans.team_kinds.iter().any(|t| t.kind == kind),
+                "{kind} is a team type"
+            );
+            for (name, lo, hi) in items {
+                assert!(plans.equipment_item(name).is_some(), "{name} is listed");
+                assert!(lo <= hi);
+            }
+        }
+        let mut rng = super::super::rng::stream(1, "t");
+        let text = equipment("防汛抢险", &mut rng);
+        assert!(
+            text.starts_with("抽水泵 ") && text.contains("; 冲锋舟 "),
+            "{text}"
+        );
+        assert_eq!(equipment("没有这类", &mut rng), "");
+    }
 }

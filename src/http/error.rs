@@ -389,6 +389,7 @@ impl From<crate::incidents::IncidentError> for ApiError {
                     .with_field("quantity")
                     .with_detail("available", json!(have))
             }
+            E::Photo(inner) => ApiError::from(inner),
             E::OpenTasks { open } => ApiError::new(StatusCode::CONFLICT, "open_tasks", message)
                 .with_field("reason")
                 .with_detail("open_tasks", json!(open)),

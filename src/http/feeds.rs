@@ -149,7 +149,13 @@ async fn propose(
     }
     Ok(state
         .incidents
-        .propose(&cases.db, &proposals, actor, cases.clock.now())
+        .propose(
+            &cases.db,
+            &proposals,
+            actor,
+            cases.clock.now(),
+            state.tables.plans.dismissal_cooldown_min,
+        )
         .await?)
 }
 

@@ -5,7 +5,7 @@
 //! opening it from the map passes the key as `?key=`.
 
 use super::auth::Caller;
-use super::incidents::{counts, db, unit_name};
+use super::incidents::{counts, db, stored_photo, team_equipment, unit_name};
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::catalog::Role;
@@ -15,6 +15,7 @@ use crate::spatial::LayerStore;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Html;
 use chrono::{FixedOffset, TimeZone};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Escapes text for HTML.
@@ -53,7 +54,10 @@ fn label(store: &LayerStore, role: Role, id: &str) -> String {
 
 fn who(store: &LayerStore, t: &Task) -> String {
     if let Some(team) = &t.team {
-        return label(store, Role::Team, team);
+        return match team_equipment(store, team) {
+            Some(kit) => format!("{}（装备：{kit}）", label(store, Role::Team, team)),
+            None => label(store, Role::Team, team),
+        };
     }
     if let Some(depot) = &t.depot {
         return label(store, Role::SupplyDepot, depot);
@@ -78,6 +82,7 @@ th { background: #eee; }
 dl.facts { display: grid; grid-template-columns: 8em 1fr; gap: .2em 1em; }
 dl.facts dt { font-weight: bold; }
 .overdue { color: #b00; font-weight: bold; }
+img.thumb { max-width: 8em; max-height: 6em; display: block; }
 .meta { text-align: center; color: #555; font-size: .9em; }
 .actions { margin: 1em 0; }
 @media print {
@@ -90,8 +95,19 @@ dl.facts dt { font-weight: bold; }
 }
 "#;
 
-/// The report's HTML.
-pub fn render(store: &LayerStore, state: &AppState, page: &Page, live: &Live, now: i64) -> String {
+/// Most completion photos a report carries inline; past that it says how many more there are.
+const MAX_THUMBS: usize = 200;
+
+/// The report's HTML. `thumbs` holds the tasks' completion-photo thumbnails as `data:` URIs,
+/// so the printed report carries them and the page never puts a key into an image address.
+pub fn render(
+    store: &LayerStore,
+    state: &AppState,
+    page: &Page,
+    live: &Live,
+    thumbs: &HashMap<i64, String>,
+    now: i64,
+) -> String {
     let plans = &state.tables.plans;
     let inc = &page.incident;
     let plan = plans.plan(&inc.plan);
@@ -171,14 +187,14 @@ pub fn render(store: &LayerStore, state: &AppState, page: &Page, live: &Live, no
     let c = counts(&page.tasks, now);
     let _ = write!(
         h,
-        "<h2>三、任务落实（共{}项：完成{}，未完成{}，拒收{}，超时{}）</h2><table id=\"report-tasks\"><thead><tr><th>#</th><th>任务</th><th>承担</th><th>时限</th><th>状态</th><th>反馈</th></tr></thead><tbody>",
+        "<h2>三、任务落实（共{}项：完成{}，未完成{}，拒收{}，超时{}）</h2><table id=\"report-tasks\"><thead><tr><th>#</th><th>任务</th><th>承担</th><th>时限</th><th>状态</th><th>反馈</th><th>照片</th></tr></thead><tbody>",
         c.tasks, c.done, c.open, c.refused, c.overdue
     );
     for t in &page.tasks {
         let overdue = t.is_overdue(now);
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{}{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{}{}</td><td>{}</td><td>{}</td></tr>",
             t.id,
             esc(&t.title),
             esc(&who(store, t)),
@@ -187,6 +203,7 @@ pub fn render(store: &LayerStore, state: &AppState, page: &Page, live: &Live, no
             t.status.name_zh(),
             if overdue { "（超时）" } else { "" },
             esc(t.note.as_deref().or(t.reason.as_deref()).unwrap_or("")),
+            photo_cell(t, thumbs),
         );
     }
     h.push_str("</tbody></table>");
@@ -259,10 +276,55 @@ pub fn render(store: &LayerStore, state: &AppState, page: &Page, live: &Live, no
     h
 }
 
+/// A task's photo in the report: its thumbnail inline; an outside URL as a link; a stored
+/// photo past [`MAX_THUMBS`] as a note.
+fn photo_cell(t: &Task, thumbs: &HashMap<i64, String>) -> String {
+    match (thumbs.get(&t.id), &t.photo) {
+        (Some(uri), _) => format!(
+            "<img class=\"thumb\" data-task-photo=\"{}\" alt=\"任务{}完成照片\" src=\"{}\">",
+            t.id,
+            t.id,
+            esc(uri)
+        ),
+        (None, Some(p)) if crate::photos::hash_of(p).is_none() => {
+            format!("<a href=\"{}\">照片链接</a>", esc(p))
+        }
+        (None, Some(_)) => "有照片（见系统）".to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+/// The thumbnails of the tasks' stored completion photos (at most [`MAX_THUMBS`]), as `data:`
+/// URIs. A thumbnail the store cannot give is left out (the cell then says a photo exists).
+async fn thumbnails(state: &AppState, page: &Page) -> HashMap<i64, String> {
+    use base64::Engine;
+    let mut out = HashMap::new();
+    let Some(photos) = state.cases.as_ref().and_then(|c| c.photo_store()) else {
+        return out;
+    };
+    for t in page.tasks.iter().filter(|t| stored_photo(t).is_some()) {
+        if out.len() == MAX_THUMBS {
+            break;
+        }
+        let Some(hash) = stored_photo(t) else {
+            continue;
+        };
+        match photos.get(hash, crate::photos::Variant::Thumb).await {
+            Ok(bytes) => {
+                let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                out.insert(t.id, format!("data:image/jpeg;base64,{data}"));
+            }
+            Err(e) => tracing::warn!(task = t.id, "a task photo's thumbnail is unreadable: {e}"),
+        }
+    }
+    out
+}
+
 fn entry_name(kind: &str) -> &str {
     match kind {
         "proposed" => "触发提议",
         "trigger" => "新的触发",
+        "held" => "冷却期内再次触发（未提议）",
         "opened" => "值班员启动",
         "confirmed" => "确认启动响应",
         "dismissed" => "排除",
@@ -295,5 +357,6 @@ pub async fn report(
     let live = super::shelters::live(&state).await?;
     let store = state.store.snapshot();
     let now = state.cases.as_ref().map_or(0, |c| c.clock.now());
-    Ok(Html(render(&store, &state, &page, &live, now)))
+    let thumbs = thumbnails(&state, &page).await;
+    Ok(Html(render(&store, &state, &page, &live, &thumbs, now)))
 }

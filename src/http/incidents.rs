@@ -12,14 +12,17 @@
 //! - `POST /api/incidents/{id}/actions` — `confirm`, `dismiss`, `raise`, `lower`, `close`.
 //! - `POST /api/incidents/{id}/tasks` — a task by hand; `…/tasks/{task}/actions` —
 //!   `acknowledge`, `start`, `done`, `refuse`, `assign` (a team), `draw` (stock).
-//! - `GET /api/teams?kind=&lon=&lat=&available=true&limit=` — nearest teams (available: on
-//!   standby now); `PATCH /api/teams/{id}` `{status}`.
+//! - `GET /api/teams?kind=&equipment=&lon=&lat=&available=true&limit=` — nearest teams
+//!   (available: on standby now; equipment: ids or names, comma-separated, each carried);
+//!   `PATCH /api/teams/{id}` `{status}`.
+//! - `GET /api/incidents/{id}/tasks/{task}/photo[?thumb=1]` — the photo a task was done with.
 //! - `GET /api/depots?item=&min=&lon=&lat=&limit=` — nearest depots holding at least `min`.
 //!
 //! All of it is for staff keys (401 without); the duty room's roles decide, a unit key may act
 //! on its own unit's tasks. Feed alerts propose incidents in `POST /api/feeds/readings`.
 
 use super::auth::Caller;
+use super::multipart::{Kind, WithPhotos};
 use super::params::{Params, parse_body};
 use super::{ApiError, AppState};
 use crate::cases::clock::rfc3339;
@@ -110,6 +113,17 @@ fn label(store: &LayerStore, role: Role, id: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A team's equipment text from the teams layer (none when empty).
+pub fn team_equipment(store: &LayerStore, team: &str) -> Option<String> {
+    let layer = store.by_role(Role::Team)?;
+    let i = layer.find(team)?;
+    layer
+        .property(i, "equipment")
+        .and_then(crate::spatial::PropertyValue::as_text)
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_string)
+}
+
 /// A unit's name from either unit layer.
 pub fn unit_name(store: &LayerStore, code: &str) -> Option<String> {
     label(store, Role::DistrictUnit, code).or_else(|| label(store, Role::TownUnit, code))
@@ -126,9 +140,25 @@ pub struct TaskView<'a> {
     pub updated_time: String,
     pub unit_name: Option<String>,
     pub team_name: Option<String>,
+    /// The booked team's equipment as the register writes it ("抽水泵 6; 冲锋舟 2").
+    pub team_equipment: Option<String>,
     pub depot_name: Option<String>,
     pub place_name: Option<String>,
+    /// Where the completion photo uploaded with `done` is served (staff keys; `?thumb=1` for
+    /// the thumbnail). Absent for an outside photo URL, which `photo` holds as given.
+    pub photo_url: Option<String>,
+    pub photo_thumb_url: Option<String>,
     pub allowed: Vec<&'static str>,
+}
+
+/// The task's stored photo (uploaded with `done`), as the hash of its `photo` entry.
+pub fn stored_photo(task: &Task) -> Option<&str> {
+    task.photo.as_deref().and_then(crate::photos::hash_of)
+}
+
+/// `GET /api/incidents/{id}/tasks/{task}/photo`.
+pub fn task_photo_url(task: &Task) -> String {
+    format!("/api/incidents/{}/tasks/{}/photo", task.incident, task.id)
 }
 
 impl<'a> TaskView<'a> {
@@ -149,11 +179,15 @@ impl<'a> TaskView<'a> {
                 .team
                 .as_deref()
                 .and_then(|t| label(store, Role::Team, t)),
+            team_equipment: task.team.as_deref().and_then(|t| team_equipment(store, t)),
             depot_name: task
                 .depot
                 .as_deref()
                 .and_then(|d| label(store, Role::SupplyDepot, d)),
             place_name,
+            photo_url: stored_photo(task).map(|_| task_photo_url(task)),
+            photo_thumb_url: stored_photo(task)
+                .map(|_| format!("{}?thumb=1", task_photo_url(task))),
             allowed: TaskAction::allowed(task.status),
         }
     }
@@ -511,15 +545,21 @@ struct TaskActBody {
     quantity: Option<i64>,
 }
 
-/// `POST /api/incidents/{id}/tasks/{task}/actions`.
+/// How the multipart text parts of a task action are typed.
+const TASK_ACT_KINDS: [(&str, Kind); 1] = [("quantity", Kind::Integer)];
+
+/// `POST /api/incidents/{id}/tasks/{task}/actions`: JSON, or multipart/form-data with the same
+/// fields as text parts and the completion photo as a file part `photos` (checked by content
+/// like case photos: JPEG, PNG or WebP, ≤ 10 MB; anything else is a 415 naming `photos[0]`).
 pub async fn task_act(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, task)): Path<(i64, i64)>,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
-    let body: TaskActBody = parse_body(&body)?;
+    let WithPhotos { body, uploads } =
+        super::multipart::read::<TaskActBody, _>(request, &state, &TASK_ACT_KINDS).await?;
     let action = TaskAction::parse(&body.action).ok_or_else(|| {
         ApiError::invalid(
             "action",
@@ -531,6 +571,7 @@ pub async fn task_act(
     let request = TaskActRequest {
         note: body.note,
         photo: body.photo,
+        uploads,
         reason: body.reason,
         team: body.team,
         depot: body.depot,
@@ -541,6 +582,7 @@ pub async fn task_act(
             db,
             &store,
             &state.tables.plans,
+            state.cases.as_ref(),
             id,
             task,
             action,
@@ -550,6 +592,35 @@ pub async fn task_act(
         )
         .await?;
     to_json(&TaskView::new(&store, &done, now(&state)))
+}
+
+/// `GET /api/incidents/{id}/tasks/{task}/photo[?thumb=1]`: the photo a task was finished
+/// with, to those who may read the incident (staff keys; `?key=` for `<img>` tags), as stored:
+/// the original, or the thumbnail. Anyone else, a task without a stored photo, and a photo not
+/// linked to this task are 404s alike.
+pub async fn task_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, task)): Path<(i64, i64)>,
+    RawQuery(query): RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let caller = caller.or_query_key(&state, &params).await?;
+    caller.require_staff()?;
+    let db = db(&state)?;
+    let found = crate::incidents::store::task(db, id, task).await?;
+    let missing = || ApiError::from(crate::photos::PhotoError::NotFound);
+    let hash = stored_photo(&found).ok_or_else(missing)?;
+    let content_type = crate::incidents::store::task_photo_type(db, id, task, hash)
+        .await?
+        .ok_or_else(missing)?;
+    let thumb = matches!(params.get("thumb"), Some("1" | "true" | "yes"));
+    let photos = state
+        .cases
+        .as_ref()
+        .and_then(|c| c.photo_store())
+        .ok_or_else(|| ApiError::from(crate::photos::PhotoError::NotConfigured))?;
+    super::photos::serve(photos, hash, thumb, content_type).await
 }
 
 /// `POST /api/incidents/propose-from-zone`.
@@ -574,7 +645,13 @@ pub async fn propose_from_zone(
     let proposals = crate::incidents::triggers::from_leak(&state.tables.plans, &leak);
     let (service, db) = service(&state, &store).await?;
     let outcomes = service
-        .propose(db, &proposals, &caller.actor, now(&state))
+        .propose(
+            db,
+            &proposals,
+            &caller.actor,
+            now(&state),
+            state.tables.plans.dismissal_cooldown_min,
+        )
         .await?;
     Ok((
         if outcomes.is_empty() {
@@ -698,6 +775,28 @@ pub async fn teams(
                 })?,
         ),
     };
+    // Equipment by id or name, comma-separated: teams carrying at least one of each.
+    let mut equipment: Vec<&str> = Vec::new();
+    for e in params
+        .get("equipment")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let item = plans.equipment_item(e).ok_or_else(|| {
+            ApiError::invalid(
+                "equipment",
+                format!("unknown equipment {e:?} (see GET /api/plans: equipment)"),
+            )
+        })?;
+        equipment.push(item.name.as_str());
+    }
+    let filter = resources::TeamFilter {
+        kind: kind.as_deref(),
+        available,
+        equipment: &equipment,
+    };
     let store = state.store.snapshot();
     let (service, _) = service(&state, &store).await?;
     let live = service.resources();
@@ -709,15 +808,14 @@ pub async fn teams(
         ));
     };
     let views: Vec<TeamView> = match near(&params)? {
-        Some(p) => resources::nearest_teams(layer, &live, p, kind.as_deref(), available, limit)
+        Some(p) => resources::nearest_teams(layer, &live, p, &filter, limit)
             .into_iter()
             .map(|(i, d)| resources::team_view(layer, i, plans, &live, Some(d)))
             .collect(),
         None => (0..layer.len())
-            .map(|i| resources::team_view(layer, i, plans, &live, None))
-            .filter(|v| kind.is_none() || v.kind == kind)
-            .filter(|v| !available || v.status == TeamStatus::Standby)
+            .filter(|&i| filter.admits(layer, &live, i))
             .take(limit)
+            .map(|i| resources::team_view(layer, i, plans, &live, None))
             .collect(),
     };
     Ok(Json(json!({ "count": views.len(), "teams": views })))

@@ -186,8 +186,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/incidents/{id}/features", get(incidents::features))
         .route("/api/incidents/{id}/tasks", post(incidents::add_task))
         .route(
+            "/api/incidents/{id}/tasks/{task}/photo",
+            get(incidents::task_photo),
+        )
+        .route(
             "/api/incidents/{id}/tasks/{task}/actions",
-            post(incidents::task_act),
+            post(incidents::task_act).layer(DefaultBodyLimit::max(multipart::MULTIPART_LIMIT)),
         )
         .route("/incidents/{id}/report", get(incident_report::report))
         .route("/api/teams", get(incidents::teams))

@@ -96,7 +96,33 @@ pub async fn photo(
     let store = cases
         .photo_store()
         .ok_or(ApiError::from(PhotoError::NotConfigured))?;
-    let bytes = store.get(&hash, variant).await?;
+    respond(store, &hash, variant, content_type).await
+}
+
+/// A stored photo for a staff caller whose right to see it was checked by the caller: the
+/// thumbnail, or the original as uploaded (incident task photos use it).
+pub(super) async fn serve(
+    store: &crate::photos::PhotoStore,
+    hash: &str,
+    thumb: bool,
+    original_type: String,
+) -> Result<Response, ApiError> {
+    if thumb {
+        respond(store, hash, Variant::Thumb, "image/jpeg".to_string()).await
+    } else {
+        respond(store, hash, Variant::Original, original_type).await
+    }
+}
+
+/// One copy of a photo with the headers every photo answer carries (private caching, no
+/// sniffing, shown inline).
+async fn respond(
+    store: &crate::photos::PhotoStore,
+    hash: &str,
+    variant: Variant,
+    content_type: String,
+) -> Result<Response, ApiError> {
+    let bytes = store.get(hash, variant).await?;
     let etag = format!(
         "\"{hash}-{}\"",
         match variant {

@@ -48,6 +48,8 @@ pub enum IncidentError {
     },
     #[error("{open} tasks are still open: give a reason to close the incident with them")]
     OpenTasks { open: usize },
+    #[error(transparent)]
+    Photo(#[from] crate::photos::PhotoError),
     #[error("the {0} changed meanwhile")]
     Conflict(&'static str),
     #[error("database: {0}")]

@@ -2,8 +2,8 @@
 //! on scene → returning → standby) and each depot's stock lines, held in the database and, for
 //! the nearest-available queries, in memory as one snapshot swapped whole after each change.
 //!
-//! The register is the map: the teams layer (type in `kind`, headcount in `members`, vehicles)
-//! and the depots layer, whose `supplies` text ("沙袋 12300; 救生衣 150; …") seeds the stock
+//! The register is the map: the teams layer (type in `kind`, headcount in `members`, vehicles,
+//! and `equipment` as "抽水泵 6; 冲锋舟 2" by the plans' `[[equipment]]` names) and the depots layer, whose `supplies` text ("沙袋 12300; 救生衣 150; …") seeds the stock
 //! lines the first time a server meets a depot. Items the text does not name get no line,
 //! except absorbent (吸附材料), which the demo depots' text leaves out but the hazardous-
 //! chemicals plan asks for: every depot gets a deterministic amount (see data/README.md).
@@ -97,15 +97,8 @@ fn text<'a>(layer: &'a Layer, i: usize, field: &str) -> Option<&'a str> {
 /// The stock lines a depot's `supplies` text names, as (item id, quantity), plus absorbent.
 pub fn stock_lines(plans: &Plans, depot: &str, supplies: Option<&str>) -> Vec<(String, i64)> {
     let mut lines: Vec<(String, i64)> = Vec::new();
-    for part in supplies.unwrap_or("").split([';', '；']) {
-        let mut words = part.split_whitespace();
-        let (Some(name), Some(count)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let (Some(item), Ok(n)) = (
-            plans.supplies.iter().find(|s| s.name == name),
-            count.parse::<i64>(),
-        ) else {
+    for (name, n) in counted(supplies.unwrap_or("")) {
+        let Some(item) = plans.supplies.iter().find(|s| s.name == name) else {
             continue;
         };
         if n >= 0 && !lines.iter().any(|(i, _)| *i == item.id) {
@@ -151,6 +144,54 @@ pub fn seed(store: &LayerStore, plans: &Plans) -> Seed {
     Seed { teams, stock }
 }
 
+/// Pairs `name count` of a register text (`抽水泵 6; 冲锋舟 2`, the format of a depot's
+/// `supplies` and a team's `equipment`), in order; a pair without a whole count is skipped.
+fn counted(text: &str) -> impl Iterator<Item = (&str, i64)> {
+    text.split([';', '；']).filter_map(|part| {
+        let mut words = part.split_whitespace();
+        let name = words.next()?;
+        let count = words.next()?.parse::<i64>().ok()?;
+        Some((name, count))
+    })
+}
+
+/// Whether the team at `i` carries at least one of each of `names` (equipment names).
+pub fn carries(layer: &Layer, i: usize, names: &[&str]) -> bool {
+    if names.is_empty() {
+        return true;
+    }
+    let text = text(layer, i, "equipment").unwrap_or("");
+    names
+        .iter()
+        .all(|want| counted(text).any(|(name, n)| name == *want && n > 0))
+}
+
+/// One piece of a team's equipment, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Equipment {
+    pub id: String,
+    pub name: String,
+    pub count: i64,
+    pub unit: String,
+}
+
+/// A team's equipment by the plans' `[[equipment]]` list (names it does not know are left out:
+/// the catalogue is the vocabulary searches use).
+pub fn equipment_of(layer: &Layer, i: usize, plans: &Plans) -> Vec<Equipment> {
+    counted(text(layer, i, "equipment").unwrap_or(""))
+        .filter(|(_, n)| *n > 0)
+        .filter_map(|(name, count)| {
+            let item = plans.equipment.iter().find(|e| e.name == name)?;
+            Some(Equipment {
+                id: item.id.clone(),
+                name: item.name.clone(),
+                count,
+                unit: item.unit.clone(),
+            })
+        })
+        .collect()
+}
+
 /// A team of the layer, as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TeamView {
@@ -160,8 +201,9 @@ pub struct TeamView {
     pub kind: Option<String>,
     pub kind_id: Option<String>,
     pub headcount: Option<i64>,
-    /// What the register says the team brings: its vehicles.
+    /// What the register says the team brings: its vehicles and its equipment.
     pub vehicles: Option<i64>,
+    pub equipment: Vec<Equipment>,
     pub status: TeamStatus,
     pub task: Option<i64>,
     pub incident: Option<i64>,
@@ -214,6 +256,7 @@ pub fn team_view(
         }),
         headcount: integer(layer, i, "members"),
         vehicles: integer(layer, i, "vehicles"),
+        equipment: equipment_of(layer, i, plans),
         status: state.map_or(TeamStatus::Standby, |s| s.status),
         task: state.and_then(|s| s.task),
         incident: state.and_then(|s| s.incident),
@@ -223,15 +266,32 @@ pub fn team_view(
     }
 }
 
-/// The `k` nearest teams to `p` whose layer `kind` is `kind` (any when `None`) and, with
-/// `available`, that stand by now: (feature, metres), nearest first. Walks the layer's R-tree
-/// outwards, so the answer costs microseconds however many teams are busy.
+/// What a search for teams asks beyond nearness.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TeamFilter<'a> {
+    /// The layer's `kind` (any when `None`).
+    pub kind: Option<&'a str>,
+    /// Standing by now.
+    pub available: bool,
+    /// Carrying at least one of each (equipment names).
+    pub equipment: &'a [&'a str],
+}
+
+impl TeamFilter<'_> {
+    pub fn admits(&self, layer: &Layer, live: &Resources, i: usize) -> bool {
+        self.kind.is_none_or(|k| text(layer, i, "kind") == Some(k))
+            && (!self.available || live.team_status(layer.id(i)) == TeamStatus::Standby)
+            && carries(layer, i, self.equipment)
+    }
+}
+
+/// The `k` nearest teams to `p` that `filter` admits: (feature, metres), nearest first. Walks
+/// the layer's R-tree outwards, so the answer costs microseconds however many teams are busy.
 pub fn nearest_teams(
     layer: &Layer,
     live: &Resources,
     p: Coord<f64>,
-    kind: Option<&str>,
-    available: bool,
+    filter: &TeamFilter<'_>,
     k: usize,
 ) -> Vec<(usize, f64)> {
     let mut out = Vec::with_capacity(k);
@@ -244,10 +304,7 @@ pub fn nearest_teams(
             break;
         }
         let i = i as usize;
-        if kind.is_some_and(|k| text(layer, i, "kind") != Some(k)) {
-            continue;
-        }
-        if available && live.team_status(layer.id(i)) != TeamStatus::Standby {
+        if !filter.admits(layer, live, i) {
             continue;
         }
         let d = metres_to(p, layer.geometry(i));
@@ -333,5 +390,11 @@ mod tests {
         let kg = get("absorbent").expect("absorbent for every depot");
         assert!((300..=1100).contains(&kg) && kg % 100 == 0);
         assert_eq!(stock_lines(&plans, "WZ001", None).len(), 1);
+    }
+
+    #[test]
+    fn register_texts_read_as_name_count_pairs() {
+        let parsed: Vec<(&str, i64)> = counted("抽水泵 6; 冲锋舟 x；救生衣 40").collect();
+        assert_eq!(parsed, vec![("抽水泵", 6), ("救生衣", 40)]);
     }
 }

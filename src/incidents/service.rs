@@ -63,8 +63,9 @@ pub struct ProposalOutcome {
     pub incident: i64,
     pub plan: String,
     pub level: ResponseLevel,
-    /// `proposed` (new), `raised` (an open proposal's level went up) or `added` (the open
-    /// incident of the episode took the trigger on its timeline).
+    /// `proposed` (new), `raised` (an open proposal's level went up), `added` (the open
+    /// incident of the episode took the trigger on its timeline) or `held` (the same trigger's
+    /// proposal was dismissed within the cool-down; `incident` is the dismissed one).
     pub change: &'static str,
 }
 
@@ -125,7 +126,10 @@ pub struct TaskRequest {
 #[derive(Debug, Clone, Default)]
 pub struct TaskActRequest {
     pub note: Option<String>,
+    /// An outside photo URL (http or https), for clients that upload elsewhere.
     pub photo: Option<String>,
+    /// A photo uploaded with `done` (checked by content; at most one per task).
+    pub uploads: Vec<crate::photos::Checked>,
     pub reason: Option<String>,
     pub team: Option<String>,
     pub depot: Option<String>,
@@ -321,13 +325,16 @@ impl IncidentService {
         Ok(task)
     }
 
-    /// Stores the proposals of triggers (in order) and publishes them.
+    /// Stores the proposals of triggers (in order) and publishes them. A trigger whose
+    /// proposal a duty officer dismissed less than `cooldown_min` minutes ago (same plan,
+    /// station or release, not a higher level) is held back: its outcome is `held`.
     pub async fn propose(
         &self,
         db: &Db,
         proposals: &[Proposal],
         actor: &Actor,
         now: i64,
+        cooldown_min: i64,
     ) -> Result<Vec<ProposalOutcome>> {
         if proposals.is_empty() {
             return Ok(Vec::new());
@@ -335,11 +342,20 @@ impl IncidentService {
         let _guard = self.inner.write.lock().await;
         let mut out = Vec::with_capacity(proposals.len());
         for p in proposals {
-            let done = store::propose(db, &p.incident, p.data.clone(), actor, now).await?;
+            let done = store::propose(
+                db,
+                &p.incident,
+                p.data.clone(),
+                actor,
+                now,
+                cooldown_min * 60_000,
+            )
+            .await?;
             let change = match done {
                 Proposed::New(_) => "proposed",
                 Proposed::Raised(_) => "raised",
                 Proposed::Added(_) => "added",
+                Proposed::Held(_) => "held",
             };
             let incident = self.publish_incident(db, done.id(), change).await?;
             out.push(ProposalOutcome {
@@ -703,13 +719,17 @@ impl IncidentService {
         self.publish_task(db, id, task_id, "added", false).await
     }
 
-    /// An action on a task (see [`TaskAction`]).
+    /// An action on a task (see [`TaskAction`]). A photo uploaded with `done` goes to the case
+    /// service's photo store (the same checks, store and `photos` records as case photos)
+    /// before the step's transaction, which links it to the task; a failed step takes the
+    /// files back.
     #[allow(clippy::too_many_arguments)]
     pub async fn task_act(
         &self,
         db: &Db,
         store: &LayerStore,
         plans: &Plans,
+        photos: Option<&crate::cases::CaseService>,
         incident: i64,
         id: i64,
         action: TaskAction,
@@ -719,7 +739,31 @@ impl IncidentService {
     ) -> Result<Task> {
         let note = max_text("note", request.note, 2000)?;
         let reason = max_text("reason", request.reason, 2000)?;
-        let photo = max_text("photo", request.photo, 500)?;
+        let mut photo = max_text("photo", request.photo, 500)?;
+        if photo
+            .as_deref()
+            .is_some_and(|p| !(p.starts_with("https://") || p.starts_with("http://")))
+        {
+            return Err(IncidentError::invalid(
+                "photo",
+                "photo is an http(s) URL; upload a file as multipart/form-data part `photos`",
+            ));
+        }
+        let uploads = request.uploads;
+        if !uploads.is_empty() {
+            if action != TaskAction::Done {
+                return Err(IncidentError::invalid(
+                    "photos",
+                    "a photo goes with done only",
+                ));
+            }
+            if uploads.len() > 1 || photo.is_some() {
+                return Err(IncidentError::invalid(
+                    "photos",
+                    "a task takes one photo: one upload, or a photo URL",
+                ));
+            }
+        }
         self.load(db, store, plans, now).await?;
         let _guard = self.inner.write.lock().await;
         let task = store::task(db, incident, id).await?;
@@ -814,6 +858,15 @@ impl IncidentService {
             (Some(team), TaskStatus::Refused) => Some((team.clone(), TeamStatus::Standby.as_str())),
             _ => None,
         };
+        // Stored before the transaction that links them, as case photos are.
+        let created = match (&uploads[..], photos) {
+            ([], _) => Vec::new(),
+            (_, None) => return Err(crate::photos::PhotoError::NotConfigured.into()),
+            (files, Some(cases)) => cases.store_photos(files).await?,
+        };
+        if let Some(first) = uploads.first() {
+            photo = Some(crate::photos::url(&first.info.hash));
+        }
         let kind = match action {
             TaskAction::Acknowledge => "task_acknowledged",
             TaskAction::Start => "task_started",
@@ -835,8 +888,14 @@ impl IncidentService {
                 ..NewEntry::default()
             },
             team: team_status.clone(),
+            photos: uploads.into_iter().map(|u| u.info).collect(),
         };
-        store::task_step(db, incident, id, &step, actor, now).await?;
+        if let Err(e) = store::task_step(db, incident, id, &step, actor, now).await {
+            if let Some(cases) = photos {
+                cases.forget_photos(&created).await;
+            }
+            return Err(e);
+        }
         self.publish_task(db, incident, id, kind, team_status.is_some())
             .await
     }

@@ -301,26 +301,48 @@ pub enum Proposed {
     Raised(i64),
     /// The open proposal or active incident of the episode took the trigger on its timeline.
     Added(i64),
+    /// A duty officer dismissed this trigger's proposal (same plan, station or release, at this
+    /// level or higher) within the cool-down: nothing is proposed; the dismissed incident's
+    /// timeline records the trigger.
+    Held(i64),
 }
 
 impl Proposed {
     pub fn id(self) -> i64 {
         match self {
-            Proposed::New(id) | Proposed::Raised(id) | Proposed::Added(id) => id,
+            Proposed::New(id) | Proposed::Raised(id) | Proposed::Added(id) | Proposed::Held(id) => {
+                id
+            }
         }
     }
 }
 
+/// Whether a dismissed incident (its level and what its triggers found) covers a new trigger:
+/// at least the new level, and every station of the new trigger among its own (a leak's
+/// release is the episode itself, so it has no stations to compare).
+pub fn dismissal_covers(
+    dismissed: ResponseLevel,
+    context: &Context,
+    level: ResponseLevel,
+    new: &Context,
+) -> bool {
+    dismissed >= level && new.stations.iter().all(|s| context.stations.contains(s))
+}
+
 /// Stores a trigger's proposal: a new proposed incident, or — while the plan's incident of the
 /// same episode is open — an entry on its timeline (raising a proposal's level when the
-/// trigger warrants more; an active incident's level is only ever changed by a person).
+/// trigger warrants more; an active incident's level is only ever changed by a person), or —
+/// when a duty officer dismissed the same trigger less than `cooldown_ms` ago — nothing but a
+/// `held` entry on the dismissed incident (see [`dismissal_covers`]).
 pub async fn propose(
     db: &Db,
     new: &NewIncident,
     data: serde_json::Value,
     actor: &Actor,
     now: i64,
+    cooldown_ms: i64,
 ) -> Result<Proposed> {
+    const DISMISSED: &str = "SELECT id, level, context FROM incidents WHERE plan = ? AND episode = ? AND status = 'dismissed' AND closed_at >= ? ORDER BY closed_at DESC, id DESC";
     const FIND: &str = "SELECT id, status, level, context FROM incidents WHERE plan = ? AND episode = ? AND status IN ('proposed', 'active')";
     const FIND_LOCKED: &str = "SELECT id, status, level, context FROM incidents WHERE plan = ? AND episode = ? AND status IN ('proposed', 'active') FOR UPDATE";
     const UPDATE: &str = "UPDATE incidents SET level = ?, context = ?, updated_at = ?, version = version + 1 WHERE id = ?";
@@ -366,6 +388,50 @@ pub async fn propose(
                             Proposed::Raised(id)
                         } else {
                             Proposed::Added(id)
+                        }
+                    }
+                    None if cooldown_ms > 0 => {
+                        let rows = sqlx::query(&sql(DISMISSED))
+                            .bind(&new.plan)
+                            .bind(&new.episode)
+                            .bind(now - cooldown_ms)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        let mut held = None;
+                        for row in &rows {
+                            let context: Context =
+                                serde_json::from_str(row.try_get::<&str, _>("context")?)
+                                    .map_err(|e| IncidentError::Corrupt(e.to_string()))?;
+                            let dismissed = level(row.try_get::<&str, _>("level")?)?;
+                            if dismissal_covers(dismissed, &context, new.level, &new.context) {
+                                held = Some(row.try_get::<i64, _>("id")?);
+                                break;
+                            }
+                        }
+                        match held {
+                            Some(id) => {
+                                let entry = NewEntry {
+                                    kind: "held",
+                                    level: Some(new.level),
+                                    data: Some(data.clone()),
+                                    note: Some(new.title.clone()),
+                                    ..NewEntry::default()
+                                };
+                                append!(tx, sql, id, &entry, actor, now);
+                                Proposed::Held(id)
+                            }
+                            None => {
+                                let id = insert_incident!(tx, sql, new, now);
+                                let entry = NewEntry {
+                                    kind: "proposed",
+                                    level: Some(new.level),
+                                    data: Some(data.clone()),
+                                    note: Some(new.title.clone()),
+                                    ..NewEntry::default()
+                                };
+                                append!(tx, sql, id, &entry, actor, now);
+                                Proposed::New(id)
+                            }
                         }
                     }
                     None => {
@@ -506,6 +572,9 @@ pub struct TaskStep {
     pub reason: Option<String>,
     pub entry: NewEntry,
     pub team: Option<(String, &'static str)>,
+    /// Photos uploaded with the step (already in the photo store): recorded and linked to the
+    /// task in the step's transaction.
+    pub photos: Vec<crate::photos::PhotoInfo>,
 }
 
 pub async fn task_step(
@@ -517,6 +586,7 @@ pub async fn task_step(
     now: i64,
 ) -> Result<()> {
     const UPDATE: &str = "UPDATE incident_tasks SET status = ?, note = COALESCE(?, note), photo = COALESCE(?, photo), reason = COALESCE(?, reason), updated_at = ?, version = version + 1 WHERE id = ? AND incident = ? AND version = ?";
+    const LINK_PHOTO: &str = "INSERT INTO incident_task_photos (hash, incident, task) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
     const TEAM: &str = "UPDATE team_state SET status = ?, task = CASE WHEN ? = 'standby' THEN NULL ELSE task END, incident = CASE WHEN ? = 'standby' THEN NULL ELSE incident END, updated_at = ? WHERE team = ? AND task = ?";
     on_db!(db, |pool, sql| {
         let mut tx = pool.begin().await?;
@@ -545,9 +615,37 @@ pub async fn task_step(
                 .execute(&mut *tx)
                 .await?;
         }
+        for photo in &step.photos {
+            crate::cases::store::record_photo!(sql, &mut *tx, photo, now);
+            sqlx::query(&sql(LINK_PHOTO))
+                .bind(&photo.hash)
+                .bind(incident)
+                .bind(task)
+                .execute(&mut *tx)
+                .await?;
+        }
         append!(tx, sql, incident, &step.entry, actor, now);
         tx.commit().await?;
         Ok(())
+    })
+}
+
+/// The content type of a photo linked to this task of this incident (`None`: no such link, so
+/// nobody is served it through the task).
+pub async fn task_photo_type(
+    db: &Db,
+    incident: i64,
+    task: i64,
+    hash: &str,
+) -> Result<Option<String>> {
+    const TEXT: &str = "SELECT p.content_type FROM incident_task_photos l JOIN photos p ON p.hash = l.hash WHERE l.incident = ? AND l.task = ? AND l.hash = ?";
+    on_db!(db, |pool, sql| {
+        Ok(sqlx::query_scalar(&sql(TEXT))
+            .bind(incident)
+            .bind(task)
+            .bind(hash)
+            .fetch_optional(pool)
+            .await?)
     })
 }
 
@@ -695,4 +793,41 @@ pub async fn draw_stock(
         tx.commit().await?;
         Ok(left)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dismissal_holds_back_its_stations_at_its_level_and_below() {
+        let stations = |ids: &[&str]| Context {
+            stations: ids.iter().map(|s| s.to_string()).collect(),
+            ..Context::default()
+        };
+        let dismissed = stations(&["YL01", "YL02"]);
+        let (iii, ii) = (ResponseLevel::III, ResponseLevel::II);
+        assert!(dismissal_covers(iii, &dismissed, iii, &stations(&["YL02"])));
+        assert!(dismissal_covers(
+            iii,
+            &dismissed,
+            ResponseLevel::IV,
+            &stations(&["YL01"])
+        ));
+        assert!(
+            !dismissal_covers(iii, &dismissed, ii, &stations(&["YL01"])),
+            "a higher level proposes"
+        );
+        assert!(
+            !dismissal_covers(iii, &dismissed, iii, &stations(&["YL09"])),
+            "another station proposes"
+        );
+        // A leak: the release is the episode; no stations to compare.
+        assert!(dismissal_covers(
+            ii,
+            &Context::default(),
+            ii,
+            &Context::default()
+        ));
+    }
 }

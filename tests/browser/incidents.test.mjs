@@ -2,7 +2,7 @@
 // proposes a flood incident (POST /api/feeds/readings); the duty officer sees it appear in the
 // 应急 tab over the stream, confirms it with the panel's button, picks the team for a team task
 // by clicking an available team drawn on the map, marks a unit task started and done with a
-// note, and opens the duty report, which is printed to PDF (test-artifacts/duty-report.pdf).
+// note and a photo (its thumbnail shown in the panel and in the report), and opens the duty report, which is printed to PDF (test-artifacts/duty-report.pdf).
 // At phone width (390 px) the panel fits without sideways scrolling. Screenshots:
 // test-artifacts/incident.png and incident-phone.png.
 //
@@ -105,15 +105,28 @@ async function run() {
     assert.equal(teams.teams.find((t) => t.id === candidate.id).status, "assigned");
     await page.waitForFunction(() => window.gridlink.map.querySourceFeatures("incident").some((f) => f.properties.role === "team"), null, { timeout: 30_000 });
 
-    step("start and finish a unit task with a note");
+    step("start and finish a unit task with a note and a photo; its thumbnail shows");
     const unitTask = confirmed.tasks.find((t) => t.target === "unit");
     await page.click(`#inc-tasks [data-task-action="start"][data-task="${unitTask.id}"]`);
     await page.waitForSelector(`#inc-tasks [data-task-action="done"][data-task="${unitTask.id}"]`);
     await page.click(`#inc-tasks [data-task-action="done"][data-task="${unitTask.id}"]`);
+    const form = `#inc-tasks form[data-done-form="${unitTask.id}"]`;
+    await page.fill(`${form} input[name="note"]`, "浏览器测试：积水已排除");
+    const jpeg = Buffer.from((await page.evaluate(() => {
+      const c = Object.assign(document.createElement("canvas"), { width: 96, height: 64 });
+      const g = c.getContext("2d");
+      g.fillStyle = "#3a6ea5";
+      g.fillRect(0, 0, 96, 64);
+      return c.toDataURL("image/jpeg", 0.9);
+    })).split(",")[1], "base64");
+    await page.setInputFiles(`${form} input[name="photo"]`, { name: "IMG_0001.jpg", mimeType: "image/jpeg", buffer: jpeg });
+    await page.click(`${form} button[type="submit"]`);
     await page.waitForSelector(`#inc-tasks li.task.done[data-task-row="${unitTask.id}"]`, { timeout: 30_000 });
+    await page.waitForFunction((id) => document.querySelector(`#inc-tasks img[data-task-photo="${id}"]`)?.naturalWidth > 0, unitTask.id, { timeout: 30_000 });
     const done = (await api(url, `/api/incidents/${flood.incident}`, { key })).tasks.find((t) => t.id === unitTask.id);
     assert.equal(done.status, "done");
     assert.equal(done.note, "浏览器测试：积水已排除");
+    assert.match(done.photo_url, /\/photo$/, JSON.stringify(done));
     await page.screenshot({ path: join(artifacts, "incident.png") });
 
     step("the duty report opens and prints to PDF");
@@ -125,6 +138,7 @@ async function run() {
     const rows = await report.$$eval("#report-tasks tbody tr", (r) => r.length);
     assert.equal(rows, confirmed.tasks.length, "every task is in the report");
     assert.ok((await report.textContent("#report-timeline")).includes("确认启动响应"), "the confirmation is in the timeline");
+    assert.ok(await report.$eval(`img[data-task-photo="${unitTask.id}"]`, (i) => i.complete && i.naturalWidth > 0), "the task photo is in the report");
     await report.emulateMedia({ media: "print" });
     assert.equal(await report.$eval(".actions", (e) => getComputedStyle(e).display), "none", "the print stylesheet hides the buttons");
     const pdfPath = join(artifacts, "duty-report.pdf");

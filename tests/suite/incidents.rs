@@ -561,7 +561,41 @@ async fn second_server(app: &CaseApp, backend: Backend) -> gridlink::http::AppSt
     state
 }
 
-#[tokio::test]
+/// Sends every request at once — each on its own task of a multi-threaded runtime, released
+/// together by a barrier, alternating between the two servers — and answers them in order,
+/// with the most requests that were in flight at the same time.
+async fn all_at_once(
+    routers: [axum::Router; 2],
+    requests: Vec<axum::http::Request<axum::body::Body>>,
+) -> (Vec<(StatusCode, Value)>, usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let barrier = Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let (in_flight, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let handles: Vec<_> = requests
+        .into_iter()
+        .enumerate()
+        .map(|(n, request)| {
+            let router = routers[n % 2].clone();
+            let (barrier, in_flight, peak) = (barrier.clone(), in_flight.clone(), peak.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                let (status, _, body) = common::send(router, request).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(handles.len());
+    for h in handles {
+        answers.push(h.await.expect("request task"));
+    }
+    (answers, peak.load(Ordering::SeqCst))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn team_and_stock_bookings_never_go_below_zero_under_50_concurrent_requests() {
     for backend in BACKENDS {
         let app = case_app(backend).await;
@@ -585,27 +619,27 @@ async fn team_and_stock_bookings_never_go_below_zero_under_50_concurrent_request
             tasks.push(add_task(&app, id, json!({"kind": "send_team", "title": "防汛抢险队增援", "team_kind": "flood", "deadline_min": 60})).await);
         }
         // 50 requests for one team, half through each server, all at once.
-        let calls = tasks.iter().enumerate().map(|(n, task)| {
-            let router = if n % 2 == 0 { app.app() } else { other.clone() };
-            let request =
-                axum::http::Request::post(format!("/api/incidents/{id}/tasks/{task}/actions"))
-                    .header("authorization", format!("Bearer {}", app.keys.dispatcher))
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(
-                        json!({"action": "assign", "team": team}).to_string(),
-                    ))
-                    .unwrap();
-            common::send(router, request)
-        });
-        let answers = futures_util::future::join_all(calls).await;
-        let won = answers
+        let post = |task: i64, body: Value| {
+            axum::http::Request::post(format!("/api/incidents/{id}/tasks/{task}/actions"))
+                .header("authorization", format!("Bearer {}", app.keys.dispatcher))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        let requests = tasks
             .iter()
-            .filter(|(s, _, _)| *s == StatusCode::OK)
-            .count();
+            .map(|task| post(*task, json!({"action": "assign", "team": team})))
+            .collect();
+        let (answers, peak) = all_at_once([app.app(), other.clone()], requests).await;
+        assert!(
+            peak > 1,
+            "{backend:?}: the requests overlapped (at most {peak} in flight)"
+        );
+        let won = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
         let busy: Vec<Value> = answers
             .iter()
-            .filter(|(s, _, _)| *s == StatusCode::CONFLICT)
-            .map(|(_, _, b)| serde_json::from_slice(b).unwrap())
+            .filter(|(s, _)| *s == StatusCode::CONFLICT)
+            .map(|(_, b)| b.clone())
             .collect();
         assert_eq!(won, 1, "{backend:?}: one request books the team");
         assert_eq!(busy.len(), 49, "{backend:?}: the others get 409");
@@ -655,29 +689,16 @@ async fn team_and_stock_bookings_never_go_below_zero_under_50_concurrent_request
         for _ in 0..50 {
             draws.push(add_task(&app, id, json!({"kind": "move_supplies", "title": "调拨沙袋", "item": "sandbag", "quantity": each, "deadline_min": 60})).await);
         }
-        let calls = draws.iter().enumerate().map(|(n, task)| {
-            let router = if n % 2 == 0 { app.app() } else { other.clone() };
-            let request =
-                axum::http::Request::post(format!("/api/incidents/{id}/tasks/{task}/actions"))
-                    .header("authorization", format!("Bearer {}", app.keys.dispatcher))
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(
-                        json!({"action": "draw", "depot": depot}).to_string(),
-                    ))
-                    .unwrap();
-            common::send(router, request)
-        });
-        let answers = futures_util::future::join_all(calls).await;
-        let drawn = answers
+        let requests = draws
             .iter()
-            .filter(|(s, _, _)| *s == StatusCode::OK)
-            .count() as i64;
+            .map(|task| post(*task, json!({"action": "draw", "depot": depot})))
+            .collect();
+        let (answers, peak) = all_at_once([app.app(), other.clone()], requests).await;
+        assert!(peak > 1, "{backend:?}: the draws overlapped");
+        let drawn = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count() as i64;
         let short = answers
             .iter()
-            .filter(|(s, _, b)| {
-                *s == StatusCode::CONFLICT
-                    && serde_json::from_slice::<Value>(b).unwrap()["error"]["field"] == "quantity"
-            })
+            .filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"]["field"] == "quantity")
             .count() as i64;
         assert_eq!(
             drawn,
@@ -866,6 +887,99 @@ async fn bad_input_is_refused_naming_the_field() {
             (StatusCode::CONFLICT, Some("depot")),
             "{answer}"
         );
+        // An unknown level to raise to; an unknown team, a team of another type, a second team
+        // for a task that has one.
+        let (status, answer) = app
+            .call(
+                "POST",
+                &format!("/api/incidents/{id}/actions"),
+                Some(&app.keys.dispatcher),
+                Some(json!({"action": "raise", "level": "V"})),
+            )
+            .await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("level")),
+            "{answer}"
+        );
+        let team_task = add_task(
+            &app,
+            id,
+            json!({"kind": "send_team", "title": "增援", "team_kind": "flood", "deadline_min": 60}),
+        )
+        .await;
+        let (status, answer) = action(team_task, json!({"action": "assign", "team": "NOPE"})).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("team")),
+            "{answer}"
+        );
+        let (_, teams) = app
+            .call(
+                "GET",
+                &format!("/api/teams?available=true&lon={lon}&lat={lat}&limit=100"),
+                Some(&app.keys.dispatcher),
+                None,
+            )
+            .await;
+        let of_kind = |flood: bool| {
+            teams["teams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| (t["kind_id"] == "flood") == flood)
+                .map(|t| t["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let (flood_teams, others) = (of_kind(true), of_kind(false));
+        let (status, answer) =
+            action(team_task, json!({"action": "assign", "team": others[0]})).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("team")),
+            "{answer}"
+        );
+        let (status, _) = action(
+            team_task,
+            json!({"action": "assign", "team": flood_teams[0]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, answer) = action(
+            team_task,
+            json!({"action": "assign", "team": flood_teams[1]}),
+        )
+        .await;
+        assert_eq!(
+            (
+                status,
+                answer["error"]["code"].as_str(),
+                answer["error"]["field"].as_str()
+            ),
+            (StatusCode::CONFLICT, Some("already_booked"), Some("team")),
+            "no double booking: {answer}"
+        );
+        let (_, teams) = app
+            .call(
+                "GET",
+                "/api/teams?kind=flood&limit=100",
+                Some(&app.keys.dispatcher),
+                None,
+            )
+            .await;
+        let status_of = |team: &str| {
+            teams["teams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["id"] == team)
+                .map(|t| t["status"].as_str().unwrap().to_string())
+        };
+        assert_eq!(
+            status_of(&flood_teams[1]).as_deref(),
+            Some("standby"),
+            "the refused booking left the second team free"
+        );
         // A unit acts on its own tasks only; a refusal needs a reason.
         let office_key = gridlink::cases::keys::create(
             &app.service.db,
@@ -1038,7 +1152,23 @@ async fn levels_move_tasks_finish_overdue_is_marked_and_the_stream_tells() {
                 .await;
             assert_eq!(code, StatusCode::OK, "{answer}");
             assert_eq!(answer["status"], status);
+            // The booked team's equipment goes with the task (the panel and report show it).
+            let kit = answer["team_equipment"].as_str().unwrap_or("");
+            assert!(
+                kit.contains("抽水泵"),
+                "a flood team carries pumps: {answer}"
+            );
         }
+        let (_, _, html) = get_raw(
+            &app,
+            &format!("/incidents/{id}/report"),
+            Some(&app.keys.dispatcher),
+        )
+        .await;
+        assert!(
+            String::from_utf8(html).unwrap().contains("（装备：抽水泵"),
+            "the duty report names the team's equipment"
+        );
         let (_, teams) = app
             .call(
                 "GET",
@@ -1083,5 +1213,605 @@ async fn levels_move_tasks_finish_overdue_is_marked_and_the_stream_tells() {
                 .iter()
                 .all(|t| t["status"] != "done" || t["overdue"] == false)
         );
+    }
+}
+
+/// A multipart/form-data body: text parts, then file parts `(name, file name, type, bytes)`.
+fn multipart(texts: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "gridlink-incident-boundary-41c9";
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, file, content_type, data) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: {content_type}\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A real JPEG of a flooded street's colours, 640 × 480.
+fn jpeg() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, 160])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encodes");
+    out.into_inner()
+}
+
+/// POSTs a multipart body; status and JSON answer.
+async fn post_multipart(
+    app: &CaseApp,
+    path: &str,
+    key: &str,
+    (content_type, body): (String, Vec<u8>),
+) -> (StatusCode, Value) {
+    let request = axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let (status, _, bytes) = common::send(app.app(), request).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn get_raw(app: &CaseApp, path: &str, key: Option<&str>) -> (StatusCode, String, Vec<u8>) {
+    let mut request = axum::http::Request::get(path);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let (status, content_type, body) =
+        common::send(app.app(), request.body(axum::body::Body::empty()).unwrap()).await;
+    (status, content_type, body.to_vec())
+}
+
+#[tokio::test]
+async fn a_task_is_done_with_an_uploaded_photo_served_back_only_to_staff() {
+    let photo = jpeg();
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let id = open_flood(&app).await["incident"]["id"].as_i64().unwrap();
+        let task = add_task(
+            &app,
+            id,
+            json!({"kind": "patrol", "title": "巡查积水点", "unit": "CZD004", "deadline_min": 60}),
+        )
+        .await;
+        let other = add_task(
+            &app,
+            id,
+            json!({"kind": "notify", "title": "通知", "unit": "CZD004", "deadline_min": 60}),
+        )
+        .await;
+        let actions = format!("/api/incidents/{id}/tasks/{task}/actions");
+        let key = app.keys.dispatcher.clone();
+        // A photo goes with done only.
+        let (status, answer) = post_multipart(
+            &app,
+            &actions,
+            &key,
+            multipart(
+                &[("action", "acknowledge")],
+                &[("photos", "a.jpg", "image/jpeg", &photo)],
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("photos")),
+            "{backend:?}: {answer}"
+        );
+        let (status, _) = app
+            .call(
+                "POST",
+                &actions,
+                Some(&key),
+                Some(json!({"action": "acknowledge"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        // HTML named and typed like a photo is refused by its content, and nothing changes.
+        let html = b"<!doctype html><script>alert(document.cookie)</script>".to_vec();
+        let (status, answer) = post_multipart(
+            &app,
+            &actions,
+            &key,
+            multipart(
+                &[("action", "done"), ("note", "已排除")],
+                &[("photos", "IMG_0001.jpg", "image/jpeg", &html)],
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+        assert_eq!(answer["error"]["field"], "photos[0]", "{answer}");
+        let page = incident(&app, id).await;
+        let stored = |page: &Value, t: i64| -> Value {
+            page["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["id"] == t)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(stored(&page, task)["status"], "acknowledged");
+        // Two photos, or a photo and a URL: one photo per task.
+        let (status, answer) = post_multipart(
+            &app,
+            &actions,
+            &key,
+            multipart(
+                &[("action", "done")],
+                &[
+                    ("photos", "a.jpg", "image/jpeg", &photo),
+                    ("photos", "b.jpg", "image/jpeg", &photo),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("photos")),
+            "{answer}"
+        );
+        // The real JPEG: done, with the note, the photo linked to the task.
+        let (status, done) = post_multipart(
+            &app,
+            &actions,
+            &key,
+            multipart(
+                &[("action", "done"), ("note", "积水已排除，泵车撤离")],
+                &[("photos", "IMG_0002.jpg", "image/jpeg", &photo)],
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}: {done}");
+        assert_eq!(done["status"], "done");
+        assert_eq!(done["note"], "积水已排除，泵车撤离");
+        let url = done["photo_url"].as_str().unwrap().to_string();
+        assert_eq!(url, format!("/api/incidents/{id}/tasks/{task}/photo"));
+        let (status, content_type, bytes) = get_raw(&app, &url, Some(&key)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "image/jpeg");
+        assert_eq!(
+            bytes, photo,
+            "{backend:?}: the original comes back byte for byte"
+        );
+        let thumb_url = done["photo_thumb_url"].as_str().unwrap();
+        let (status, content_type, thumb) = get_raw(&app, thumb_url, Some(&key)).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "image/jpeg")
+        );
+        let thumb = image::load_from_memory(&thumb).expect("the thumbnail decodes");
+        assert_eq!((thumb.width(), thumb.height()), (320, 240));
+        // An <img> passes the key in the query; without a key there is nothing.
+        let (status, _, _) = get_raw(&app, &format!("{url}?key={key}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = get_raw(&app, &url, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) = get_raw(
+            &app,
+            &format!("/api/incidents/{id}/tasks/{other}/photo"),
+            Some(&key),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "a task without a photo");
+        let (status, _, _) = get_raw(
+            &app,
+            &format!("/api/incidents/{}/tasks/{task}/photo", id + 1000),
+            Some(&key),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "the task of another incident"
+        );
+        // Content-addressed in the photo store; the timeline names it.
+        let hash = done["photo"]
+            .as_str()
+            .and_then(|p| p.strip_prefix("/api/photos/"))
+            .unwrap()
+            .to_string();
+        let on_disk = walk(app.photos_dir.path());
+        assert!(
+            on_disk.iter().any(|f| f.ends_with(&hash)),
+            "{backend:?}: {on_disk:?}"
+        );
+        let page = incident(&app, id).await;
+        assert!(
+            page["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "task_done"
+                    && e["task"] == task
+                    && e["data"]["photo"] == done["photo"])
+        );
+        // The duty report carries the thumbnail inline (no key in an image address).
+        let (status, _, html) = get_raw(&app, &format!("/incidents/{id}/report"), Some(&key)).await;
+        assert_eq!(status, StatusCode::OK);
+        let html = String::from_utf8(html).unwrap();
+        assert!(html.contains(&format!("data-task-photo=\"{task}\"")));
+        assert!(html.contains("src=\"data:image/jpeg;base64,"));
+        assert!(!html.contains(&key));
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+/// The equipment names a team carries (count > 0), read from the layer's text here.
+fn carried(team: &str) -> BTreeSet<String> {
+    text(Role::Team, team, "equipment")
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(|part| {
+            let mut words = part.split_whitespace();
+            let (name, n) = (words.next()?, words.next()?.parse::<i64>().ok()?);
+            (n > 0).then(|| name.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn teams_carry_equipment_and_the_nearest_query_filters_by_it() {
+    let teams = common::demo_store().by_role(Role::Team).unwrap();
+    let all: Vec<String> = (0..teams.len()).map(|i| teams.id(i).to_string()).collect();
+    assert!(
+        all.iter().all(|t| !carried(t).is_empty()),
+        "every demo team carries something"
+    );
+    let with_boat = all.iter().filter(|t| carried(t).contains("冲锋舟")).count();
+    assert!(with_boat > 0 && with_boat < all.len());
+    let (lon, lat) = common::cases::TEST_POINT;
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let get = |query: String| {
+            let app = &app;
+            async move {
+                app.call(
+                    "GET",
+                    &format!("/api/teams?{query}"),
+                    Some(&app.keys.dispatcher),
+                    None,
+                )
+                .await
+            }
+        };
+        let (status, body) = get(format!("equipment=boat&lon={lon}&lat={lat}&limit=100")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let found = body["teams"].as_array().unwrap();
+        assert_eq!(found.len(), with_boat.min(100), "{backend:?}");
+        let distances: Vec<f64> = found
+            .iter()
+            .map(|t| t["distance_m"].as_f64().unwrap())
+            .collect();
+        assert!(distances.windows(2).all(|w| w[0] <= w[1]), "nearest first");
+        for t in found {
+            let id = t["id"].as_str().unwrap();
+            assert!(carried(id).contains("冲锋舟"), "{id}");
+            let boat = t["equipment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == "boat")
+                .unwrap_or_else(|| panic!("{t}"));
+            assert!(boat["count"].as_i64().unwrap() > 0 && boat["unit"] == "艘");
+        }
+        // By name, with a type and two pieces: each carried.
+        let (_, body) = get(format!(
+            "kind=flood&equipment=冲锋舟,pump&available=true&lon={lon}&lat={lat}&limit=100"
+        ))
+        .await;
+        let flood: Vec<&Value> = body["teams"].as_array().unwrap().iter().collect();
+        assert!(!flood.is_empty());
+        for t in &flood {
+            let kit = carried(t["id"].as_str().unwrap());
+            assert!(kit.contains("冲锋舟") && kit.contains("抽水泵"));
+            assert_eq!(t["kind_id"], "flood");
+        }
+        // Without lon/lat: register order, same filter.
+        let (_, body) = get("equipment=breathing_apparatus&limit=100".into()).await;
+        assert!(
+            body["teams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| carried(t["id"].as_str().unwrap()).contains("正压式空气呼吸器"))
+        );
+        let (status, answer) = get("equipment=submarine".into()).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("equipment")),
+            "{answer}"
+        );
+    }
+}
+
+/// A rain-gauge reading through `POST /api/feeds/readings`; the flood proposals it made.
+async fn rain(app: &CaseApp, station: &str, minutes_ago: i64, mm: f64) -> Vec<Value> {
+    let time = gridlink::cases::clock::rfc3339(app.clock.now() - minutes_ago * 60_000);
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/feeds/readings",
+            Some(&app.keys.dispatcher),
+            Some(json!([{"station": station, "time": time, "kind": "rain_1h", "value": mm}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["plan"] == "flood")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dismissed_proposal_cools_its_trigger_down_but_not_a_higher_level() {
+    let cooldown = common::tables().plans.dismissal_cooldown_min;
+    assert!(cooldown > 0);
+    let gauges = common::demo_store().by_role(Role::RainGauge).unwrap();
+    let (s1, s2) = (gauges.id(0).to_string(), gauges.id(1).to_string());
+    let (source, _) = chlorine_source_over_a_target();
+    for backend in BACKENDS {
+        let app = feed_app(backend).await;
+        let dismiss = |id: i64| act(&app, id, json!({"action": "dismiss", "reason": "误报"}));
+        // 40 mm/h is yellow (thresholds.toml), flood level III.
+        let first = rain(&app, &s1, 50, 40.0).await;
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert_eq!(
+            (first[0]["change"].as_str(), first[0]["level"].as_str()),
+            (Some("proposed"), Some("III"))
+        );
+        let a = first[0]["incident"].as_i64().unwrap();
+        dismiss(a).await;
+        // The same station falls back and crosses yellow again, then blue: held, not proposed.
+        rain(&app, &s1, 45, 0.0).await;
+        let again = rain(&app, &s1, 40, 40.0).await;
+        assert_eq!(
+            (again[0]["change"].as_str(), again[0]["incident"].as_i64()),
+            (Some("held"), Some(a)),
+            "{backend:?}: {again:?}"
+        );
+        rain(&app, &s1, 35, 0.0).await;
+        let lower = rain(&app, &s1, 30, 25.0).await;
+        assert_eq!(lower[0]["change"], "held", "a lower level is held too");
+        let (_, list) = app
+            .call(
+                "GET",
+                "/api/incidents?status=proposed,active",
+                Some(&app.keys.dispatcher),
+                None,
+            )
+            .await;
+        assert_eq!(list["count"], 0, "{backend:?}: nothing proposed: {list}");
+        let page = incident(&app, a).await;
+        assert_eq!(page["incident"]["status"], "dismissed");
+        assert_eq!(
+            page["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "held")
+                .count(),
+            2,
+            "the held triggers are on the dismissed incident's timeline"
+        );
+        // Another station is another trigger.
+        let other = rain(&app, &s2, 30, 40.0).await;
+        assert_eq!(other[0]["change"], "proposed", "{other:?}");
+        let b = other[0]["incident"].as_i64().unwrap();
+        assert_ne!(a, b);
+        dismiss(b).await;
+        // A higher level from the first station proposes at once.
+        let higher = rain(&app, &s1, 25, 60.0).await;
+        assert_eq!(
+            (higher[0]["change"].as_str(), higher[0]["level"].as_str()),
+            (Some("proposed"), Some("II")),
+            "{higher:?}"
+        );
+        let c = higher[0]["incident"].as_i64().unwrap();
+        dismiss(c).await;
+        // Once the window has passed, the same trigger proposes again.
+        app.clock.advance((cooldown + 1) * 60_000);
+        rain(&app, &s2, 20, 0.0).await;
+        let later = rain(&app, &s2, 10, 40.0).await;
+        assert_eq!(later[0]["change"], "proposed", "{backend:?}: {later:?}");
+        assert!(![a, b, c].contains(&later[0]["incident"].as_i64().unwrap()));
+
+        // A leak: the same release after a dismissal is held.
+        let zone = json!({"hazard_source": source, "chemical": "chlorine", "spill": "large", "time": "night", "wind_from_deg": 90.0, "wind_speed_ms": 3.0});
+        let propose = || {
+            let (app, zone) = (&app, zone.clone());
+            async move {
+                let (_, body) = app
+                    .call(
+                        "POST",
+                        "/api/incidents/propose-from-zone",
+                        Some(&app.keys.dispatcher),
+                        Some(zone),
+                    )
+                    .await;
+                body["proposals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["plan"] == "hazmat")
+                    .cloned()
+                    .unwrap()
+            }
+        };
+        let leak = propose().await;
+        assert_eq!(leak["change"], "proposed");
+        dismiss(leak["incident"].as_i64().unwrap()).await;
+        let leak_again = propose().await;
+        assert_eq!(
+            (
+                leak_again["change"].as_str(),
+                leak_again["incident"].as_i64()
+            ),
+            (Some("held"), leak["incident"].as_i64()),
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn incidents_open_at_an_area_a_hazard_source_or_from_a_case_with_an_append_only_timeline() {
+    let (source, _) = chlorine_source_over_a_target();
+    let (lon, lat) = common::cases::TEST_POINT;
+    // The hazardous-chemicals plan's level for a Y0101 case, as data/plans.toml states it.
+    let case_level = "IV";
+    for backend in BACKENDS {
+        let app = case_app(backend).await;
+        let open = |body: Value| {
+            let app = &app;
+            async move {
+                let (status, page) = app
+                    .call(
+                        "POST",
+                        "/api/incidents",
+                        Some(&app.keys.dispatcher),
+                        Some(body),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{page}");
+                page
+            }
+        };
+        let d = 0.004;
+        let ring = json!([
+            [lon - d, lat - d],
+            [lon + d, lat - d],
+            [lon + d, lat + d],
+            [lon - d, lat + d],
+            [lon - d, lat - d]
+        ]);
+        let area = json!({"type": "Polygon", "coordinates": [ring]});
+        let page =
+            open(json!({"plan": "flood", "level": "IV", "lon": lon, "lat": lat, "area": area}))
+                .await;
+        let id = page["incident"]["id"].as_i64().unwrap();
+        assert_eq!(page["incident"]["area"], area);
+        assert_eq!(page["incident"]["source"], "manual");
+        assert!(!page["tasks"].as_array().unwrap().is_empty());
+        let (status, content_type, body) = get_raw(
+            &app,
+            &format!("/api/incidents/{id}/features"),
+            Some(&app.keys.dispatcher),
+        )
+        .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "application/geo+json")
+        );
+        let features: Value = serde_json::from_slice(&body).unwrap();
+        let roles: Vec<&str> = features["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["role"].as_str().unwrap())
+            .collect();
+        assert!(
+            roles.contains(&"area") && roles.contains(&"incident"),
+            "{roles:?}"
+        );
+
+        let page = open(json!({"plan": "hazmat", "level": "II", "hazard_source": source})).await;
+        assert_eq!(page["incident"]["source_ref"], source.as_str());
+        let at = common::demo_store().by_role(Role::HazardSource).unwrap();
+        let i = at.find(&source).unwrap();
+        let gridlink::spatial::GeometryRef::Point(p) = at.geometry(i) else {
+            panic!("a point source")
+        };
+        assert_eq!(
+            (
+                page["incident"]["lon"].as_f64(),
+                page["incident"]["lat"].as_f64()
+            ),
+            (Some(p.x), Some(p.y))
+        );
+
+        let (status, case) = app
+            .call(
+                "POST",
+                "/api/cases",
+                Some(&app.keys.dispatcher),
+                Some(json!({"class": "Y0101", "lon": lon, "lat": lat, "description": "厂区储罐阀门泄漏，有刺激性气味"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{case}");
+        let case_id = case["id"].as_i64().unwrap();
+        let page = open(json!({"plan": "hazmat", "case": case_id})).await;
+        assert_eq!(page["incident"]["source"], "case");
+        assert_eq!(page["incident"]["source_ref"], case_id.to_string());
+        assert_eq!(page["incident"]["level"], case_level, "{backend:?}");
+        let escalated = page["incident"]["id"].as_i64().unwrap();
+        assert_eq!(page["timeline"][0]["kind"], "opened");
+
+        // The timeline is append-only in the database itself.
+        let refused = match app.service.db.pool() {
+            gridlink::db::Pool::Sqlite(pool) => {
+                let update =
+                    sqlx::query("UPDATE incident_events SET note = 'x' WHERE incident = ?")
+                        .bind(escalated)
+                        .execute(pool)
+                        .await;
+                let delete = sqlx::query("DELETE FROM incident_events WHERE incident = ?")
+                    .bind(escalated)
+                    .execute(pool)
+                    .await;
+                update.is_err() && delete.is_err()
+            }
+            gridlink::db::Pool::Postgres(pool) => {
+                let update =
+                    sqlx::query("UPDATE incident_events SET note = 'x' WHERE incident = $1")
+                        .bind(escalated)
+                        .execute(pool)
+                        .await;
+                let delete = sqlx::query("DELETE FROM incident_events WHERE incident = $1")
+                    .bind(escalated)
+                    .execute(pool)
+                    .await;
+                update.is_err() && delete.is_err()
+            }
+        };
+        assert!(
+            refused,
+            "{backend:?}: incident_events refuses updates and deletes"
+        );
+        let again = incident(&app, escalated).await;
+        assert_eq!(again["timeline"], page["timeline"]);
     }
 }
