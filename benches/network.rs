@@ -28,9 +28,9 @@
 
 use gridlink::cases::model::NewCase;
 use gridlink::cases::{Actor, CaseFilter, CaseService, Clock, Status};
-use gridlink::spatial::SharedStore;
 use gridlink::catalog::Role as LayerRole;
 use gridlink::db::{Db, Pool};
+use gridlink::spatial::SharedStore;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -280,7 +280,10 @@ async fn queue_pages(
                 .expect("vacuum");
         }
     }
-    println!("{backend}: {n} cases stored in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "{backend}: {n} cases stored in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let open_statuses: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_open()).collect();
     let time_pages = |queue: Option<String>, statuses: Vec<Status>| {
         let service = service.clone();

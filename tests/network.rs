@@ -1160,8 +1160,8 @@ title = "名称"
     .unwrap();
     let catalog = gridlink::catalog::Catalog::load(layers.path(), &common::tables_dir())
         .expect("the catalogue with the central area loads");
-    let store = gridlink::spatial::LayerStore::load(catalog, common::demo_dir())
-        .expect("the layers load");
+    let store =
+        gridlink::spatial::LayerStore::load(catalog, common::demo_dir()).expect("the layers load");
     assert_eq!(store.layer("central_area").map(|l| l.len()), Some(1));
     let shared = gridlink::spatial::SharedStore::new(store);
     for backend in BACKENDS {
@@ -1337,7 +1337,10 @@ async fn the_database_sums_give_the_reference_figures_on_a_random_history() {
             ("callbacks", units_sum(|u| u.callbacks)),
             ("satisfied", units_sum(|u| u.callbacks_satisfied)),
             ("filed late", towns_sum(|t| t.filed - t.filed_on_time)),
-            ("dispatched late", towns_sum(|t| t.dispatched - t.dispatched_on_time)),
+            (
+                "dispatched late",
+                towns_sum(|t| t.dispatched - t.dispatched_on_time),
+            ),
             ("pass-ups", towns_sum(|t| t.pass_ups)),
             ("hand-downs", towns_sum(|t| t.hand_downs)),
         ] {

@@ -425,8 +425,11 @@ impl Evidence {
                 "file" => number("reported_at"),
                 _ => None,
             },
-            on_time: (action == "feedback")
-                .then(|| data.get("on_time").and_then(|v| v.as_bool()).unwrap_or(true)),
+            on_time: (action == "feedback").then(|| {
+                data.get("on_time")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(true)
+            }),
             reached: callback.map(|c| c.0),
             satisfied: callback.map(|c| c.1),
         }

@@ -49,7 +49,8 @@ impl S3Config {
         let bucket = bucket.trim();
         // The S3 bucket naming rules: 3–63 characters, lower-case letters, digits, dots and
         // hyphens, beginning and ending with a letter or digit.
-        let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let edge_ok =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !(3..=63).contains(&bucket.len())
             || !bucket
                 .chars()
@@ -67,14 +68,24 @@ impl S3Config {
             None => None,
             Some(e) => Some(check_endpoint(e)?),
         };
-        let region = region.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(DEFAULT_REGION);
+        let region = region
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(DEFAULT_REGION);
         if !region
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            return Err(bad("photos-region", format!("{region:?} is not a region name")));
+            return Err(bad(
+                "photos-region",
+                format!("{region:?} is not a region name"),
+            ));
         }
-        let key = |k: Option<&str>| k.map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
+        let key = |k: Option<&str>| {
+            k.map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+        };
         let keys = match (key(access_key_id), key(secret_access_key)) {
             (Some(id), Some(secret)) => Some((id, secret)),
             (None, None) => None,
@@ -112,7 +123,12 @@ fn check_endpoint(endpoint: &str) -> Result<String, PhotoError> {
     let rest = endpoint
         .strip_prefix("https://")
         .or_else(|| endpoint.strip_prefix("http://"))
-        .ok_or_else(|| bad("photos-endpoint", format!("{endpoint:?} must begin with http:// or https://")))?;
+        .ok_or_else(|| {
+            bad(
+                "photos-endpoint",
+                format!("{endpoint:?} must begin with http:// or https://"),
+            )
+        })?;
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
@@ -136,7 +152,9 @@ fn check_endpoint(endpoint: &str) -> Result<String, PhotoError> {
 
 /// The bucket as an object store (object_store's `aws` back end).
 #[cfg(feature = "s3")]
-pub fn open(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, PhotoError> {
+pub fn open(
+    config: &S3Config,
+) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, PhotoError> {
     let mut builder = object_store::aws::AmazonS3Builder::new()
         .with_bucket_name(&config.bucket)
         .with_region(&config.region)
@@ -160,7 +178,9 @@ pub fn open(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::Object
 
 /// Without the `s3` feature the settings are checked but no bucket can be opened.
 #[cfg(not(feature = "s3"))]
-pub fn open(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, PhotoError> {
+pub fn open(
+    config: &S3Config,
+) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, PhotoError> {
     Err(PhotoError::Config(format!(
         "photos-bucket {}: this gridlink was built without S3 support (cargo build --release --features s3)",
         config.bucket
@@ -185,8 +205,20 @@ mod tests {
     fn bucket_names_follow_the_s3_rules() {
         assert_eq!(ok("gridlink-photos", None).bucket, "gridlink-photos");
         assert_eq!(ok("fx.photos.2026", None).region, DEFAULT_REGION);
-        for name in ["ab", "Gridlink", "-photos", "photos-", "a..b", "photo_s", &"a".repeat(64), "../etc"] {
-            assert!(refused(name, None, None).contains("photos-bucket"), "{name}");
+        for name in [
+            "ab",
+            "Gridlink",
+            "-photos",
+            "photos-",
+            "a..b",
+            "photo_s",
+            &"a".repeat(64),
+            "../etc",
+        ] {
+            assert!(
+                refused(name, None, None).contains("photos-bucket"),
+                "{name}"
+            );
         }
     }
 
@@ -215,15 +247,23 @@ mod tests {
         }
         assert!(refused("photos", None, Some("US East")).contains("photos-region"));
         assert_eq!(
-            S3Config::new("photos", None, Some("cn-east-1"), None, None).unwrap().region,
+            S3Config::new("photos", None, Some("cn-east-1"), None, None)
+                .unwrap()
+                .region,
             "cn-east-1"
         );
     }
 
     #[test]
     fn keys_come_in_pairs_and_are_never_printed() {
-        let config =
-            S3Config::new("photos", None, None, Some("AKIDEXAMPLE"), Some("s3cr3t-value")).unwrap();
+        let config = S3Config::new(
+            "photos",
+            None,
+            None,
+            Some("AKIDEXAMPLE"),
+            Some("s3cr3t-value"),
+        )
+        .unwrap();
         assert_eq!(
             config.keys,
             Some(("AKIDEXAMPLE".to_string(), "s3cr3t-value".to_string()))
