@@ -195,13 +195,20 @@ async fn histories(db: &Db) {
              SELECT id, '{action}', '{from}', '{to}', 'bench', 'dispatcher', NULL, reported_at + {hours} * 3600000, NULL, '[]', \
              '{{\"case_unit\":\"' || unit || '\",\"case_town\":\"' || town || '\",' || {extra} || '}}', unit, town, {columns} FROM cases WHERE {which}"
         );
-        let done = match db.pool() {
-            Pool::Sqlite(p) => sqlx::query(&sql).execute(p).await.expect("events"),
-            Pool::Postgres(p) => sqlx::query(&sql).execute(p).await.expect("events"),
+        let rows = match db.pool() {
+            Pool::Sqlite(p) => sqlx::query(&sql)
+                .execute(p)
+                .await
+                .expect("events")
+                .rows_affected(),
+            Pool::Postgres(p) => sqlx::query(&sql)
+                .execute(p)
+                .await
+                .expect("events")
+                .rows_affected(),
         };
         println!(
-            "  … {} {action} events in {:.1} s",
-            done.rows_affected(),
+            "  … {rows} {action} events in {:.1} s",
             t.elapsed().as_secs_f64()
         );
     }
