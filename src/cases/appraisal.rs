@@ -4,6 +4,13 @@
 //! satisfaction), the units in workload categories and ranked within them, and a row per town
 //! sub-centre (its area's cases filed and dispatched on time, closed, passed up, and the orders
 //! it received).
+//!
+//! Two ways to the same figures. [`appraise_tallies`] is the one the server runs: the database
+//! sums the period's steps per (action, unit) and per (action, town) over the [`Evidence`]
+//! columns of the log ([`Tally`]), so a year of 500,000 cases costs two index scans instead of
+//! millions of JSON documents parsed here. [`appraise_network`] reads the same figures off every
+//! event of the period in Rust; it is the reference the tallies are tested against (same
+//! figures on random histories) and the baseline of `benches/network.rs`.
 
 use super::model::Event;
 use super::supervision::Order;
@@ -248,7 +255,26 @@ fn callback_outcome(e: &Event) -> (bool, bool) {
     (reached, reached && satisfied)
 }
 
-/// The full appraisal: every unit (categorised and ranked) and every sub-centre.
+fn town_rows(towns: &[TownInfo]) -> Vec<SubCentreAppraisal> {
+    towns
+        .iter()
+        .map(|t| SubCentreAppraisal {
+            town: t.code.clone(),
+            name: t.name.clone(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn index_of<T>(rows: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| (key(r).to_string(), i))
+        .collect()
+}
+
+/// The full appraisal from the period's events, read in Rust: every unit (categorised and
+/// ranked) and every sub-centre. The reference of [`appraise_tallies`].
 pub fn appraise_network(
     units: &[UnitInfo],
     towns: &[TownInfo],
@@ -258,24 +284,9 @@ pub fn appraise_network(
     rules: &Rules,
 ) -> Appraisal {
     let mut unit_rows = appraise(units, events, open_overdue);
-    let unit_index: HashMap<String, usize> = unit_rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.unit.clone(), i))
-        .collect();
-    let mut town_rows: Vec<SubCentreAppraisal> = towns
-        .iter()
-        .map(|t| SubCentreAppraisal {
-            town: t.code.clone(),
-            name: t.name.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let town_index: HashMap<String, usize> = town_rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.town.clone(), i))
-        .collect();
+    let unit_index = index_of(&unit_rows, |r| &r.unit);
+    let mut town_rows = town_rows(towns);
+    let town_index = index_of(&town_rows, |r| &r.town);
     // When each case was filed in the period (for dispatching on time).
     let mut filed_at: HashMap<i64, i64> = HashMap::new();
     for e in events {
@@ -330,6 +341,18 @@ pub fn appraise_network(
             _ => {}
         }
     }
+    finish(unit_rows, town_rows, orders, rules)
+}
+
+/// The orders' counts, the rates, the categories and the ranks, once the steps are counted.
+fn finish(
+    mut unit_rows: Vec<UnitAppraisal>,
+    mut town_rows: Vec<SubCentreAppraisal>,
+    orders: &[Order],
+    rules: &Rules,
+) -> Appraisal {
+    let unit_index = index_of(&unit_rows, |r| &r.unit);
+    let town_index = index_of(&town_rows, |r| &r.town);
     for order in orders {
         let on_time = order.answered_on_time() == Some(true);
         if let Some(unit) = order.target.strip_prefix("unit:")
@@ -362,6 +385,183 @@ pub fn appraise_network(
         units: unit_rows,
         sub_centres: town_rows,
     }
+}
+
+/// What the appraisal reads of one step, kept in columns of its event (`case_unit`,
+/// `case_town`, `since`, `on_time`, `reached`, `satisfied`, migration 0009) so the database can
+/// sum a period without parsing `data`. Read off `data` by the same rules as
+/// [`appraise_network`]; a dispatch's `since` (when the case was filed) is the store's, read
+/// from the log when the dispatch is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evidence {
+    pub case_unit: Option<String>,
+    pub case_town: Option<String>,
+    /// A feedback's dispatch time, a filing's report time.
+    pub since: Option<i64>,
+    /// A feedback's: given by the deadline (absent counts as on time).
+    pub on_time: Option<bool>,
+    /// A call-back's: the citizen reached; reached and satisfied.
+    pub reached: Option<bool>,
+    pub satisfied: Option<bool>,
+}
+
+impl Evidence {
+    pub fn of(action: &str, data: &serde_json::Value) -> Evidence {
+        let text = |key: &str| data.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let number = |key: &str| data.get(key).and_then(|v| v.as_i64());
+        let callback = (action == "callback").then(|| {
+            let reached = data.get("reached").and_then(|v| v.as_bool()) == Some(true);
+            let satisfied = matches!(
+                data.get("satisfaction").and_then(|v| v.as_str()),
+                Some("satisfied" | "basic")
+            );
+            (reached, reached && satisfied)
+        });
+        Evidence {
+            case_unit: text("case_unit"),
+            case_town: text("case_town"),
+            since: match action {
+                "feedback" => number("dispatched_at"),
+                "file" => number("reported_at"),
+                _ => None,
+            },
+            on_time: (action == "feedback").then(|| {
+                data.get("on_time")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(true)
+            }),
+            reached: callback.map(|c| c.0),
+            satisfied: callback.map(|c| c.1),
+        }
+    }
+}
+
+/// The period's steps of one action counted for one unit or town, summed by the database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    pub action: String,
+    /// The unit's or the town's code.
+    pub key: String,
+    pub steps: u64,
+    /// Feedback given on time.
+    pub on_time: u64,
+    /// Steps with a `since`, and the sum of their `at - since` (ms).
+    pub timed: u64,
+    pub span_ms: i64,
+    /// Filings within the filing limit of the report.
+    pub within_file_limit: u64,
+    /// Dispatches within the dispatch limit of a filing made in the period.
+    pub within_dispatch_limit: u64,
+    pub reached: u64,
+    pub satisfied: u64,
+    /// Steps that left the case reopened, or closed (a call-back's outcome).
+    pub to_reopened: u64,
+    pub to_closed: u64,
+}
+
+/// A period's tallies: by (action, unit) and by (action, town).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tallies {
+    pub units: Vec<Tally>,
+    pub towns: Vec<Tally>,
+}
+
+/// The full appraisal from the database's tallies: the same figures as [`appraise_network`]
+/// over the same period.
+pub fn appraise_tallies(
+    units: &[UnitInfo],
+    towns: &[TownInfo],
+    tallies: &Tallies,
+    orders: &[Order],
+    open_overdue: &[String],
+    rules: &Rules,
+) -> Appraisal {
+    let mut unit_rows: Vec<(UnitAppraisal, i64, u64)> = units
+        .iter()
+        .map(|u| {
+            let row = UnitAppraisal {
+                unit: u.code.clone(),
+                name: u.name.clone(),
+                unit_type: u.unit_type.clone(),
+                level: u.level.to_string(),
+                ..Default::default()
+            };
+            (row, 0, 0)
+        })
+        .collect();
+    let unit_index = index_of(&unit_rows, |r| &r.0.unit);
+    for t in &tallies.units {
+        let Some(&i) = unit_index.get(&t.key) else {
+            continue;
+        };
+        let (row, span_ms, timed) = &mut unit_rows[i];
+        match t.action.as_str() {
+            "dispatch" => row.received += t.steps,
+            "feedback" => {
+                row.handled += t.steps;
+                row.handled_on_time += t.on_time;
+                row.overdue += t.steps - t.on_time;
+                *span_ms += t.span_ms;
+                *timed += t.timed;
+            }
+            "return" => row.returned += t.steps,
+            "verify_fail" => row.reopened += t.steps,
+            "close" => row.closed += t.steps,
+            "callback" => {
+                row.reopened += t.to_reopened;
+                row.closed += t.to_closed;
+                row.callbacks += t.steps;
+                row.callbacks_reached += t.reached;
+                row.callbacks_satisfied += t.satisfied;
+            }
+            _ => {}
+        }
+    }
+    for unit in open_overdue {
+        if let Some(&i) = unit_index.get(unit) {
+            unit_rows[i].0.overdue += 1;
+        }
+    }
+    let unit_rows = unit_rows
+        .into_iter()
+        .map(|(mut row, ms, n)| {
+            row.on_time_rate = ratio(row.handled_on_time, row.received);
+            row.closure_rate = ratio(row.closed, row.received);
+            row.mean_handling_h =
+                (n > 0).then(|| (ms as f64 / n as f64 / 3_600_000.0 * 100.0).round() / 100.0);
+            row
+        })
+        .collect();
+    let mut town_rows = town_rows(towns);
+    let town_index = index_of(&town_rows, |r| &r.town);
+    for t in &tallies.towns {
+        let Some(&i) = town_index.get(&t.key) else {
+            continue;
+        };
+        let row = &mut town_rows[i];
+        match t.action.as_str() {
+            "report" => row.cases += t.steps,
+            "file" => {
+                row.filed += t.steps;
+                row.filed_on_time += t.within_file_limit;
+            }
+            "dispatch" => {
+                row.dispatched += t.steps;
+                row.dispatched_on_time += t.within_dispatch_limit;
+            }
+            "close" => row.closed += t.steps,
+            "callback" => {
+                row.closed += t.to_closed;
+                row.callbacks += t.steps;
+                row.callbacks_reached += t.reached;
+                row.callbacks_satisfied += t.satisfied;
+            }
+            "pass_up" => row.pass_ups += t.steps,
+            "hand_down" => row.hand_downs += t.steps,
+            _ => {}
+        }
+    }
+    finish(unit_rows, town_rows, orders, rules)
 }
 
 /// The appraisal as CSV (UTF-8 with a BOM, so Excel opens the Chinese names correctly).

@@ -935,7 +935,9 @@ impl CaseService {
     }
 
     /// The appraisal over `[from, to)`: every unit (of one level, or both) in its workload
-    /// category and ranked, and every town sub-centre.
+    /// category and ranked, and every town sub-centre. The database sums the period's steps
+    /// ([`CaseStore::tallies`](super::store::CaseStore::tallies)); only the orders and the
+    /// units' list are read here.
     pub async fn appraisal(
         &self,
         store: &LayerStore,
@@ -943,6 +945,58 @@ impl CaseService {
         to: i64,
         level: Option<Level>,
     ) -> Result<super::appraisal::Appraisal> {
+        let scope = self.appraisal_scope(store, from, to, level).await?;
+        let tallies = self
+            .store
+            .tallies(
+                from,
+                to,
+                scope.rules.file_limit_ms,
+                scope.rules.dispatch_limit_ms,
+            )
+            .await?;
+        Ok(super::appraisal::appraise_tallies(
+            &scope.units,
+            &scope.towns,
+            &tallies,
+            &scope.orders,
+            &scope.open_overdue,
+            &scope.rules,
+        ))
+    }
+
+    /// The same appraisal read off every event of the period in Rust
+    /// ([`appraise_network`](super::appraisal::appraise_network)): the reference the tests hold
+    /// [`CaseService::appraisal`] to, and the bench's baseline.
+    pub async fn appraisal_from_events(
+        &self,
+        store: &LayerStore,
+        from: i64,
+        to: i64,
+        level: Option<Level>,
+    ) -> Result<super::appraisal::Appraisal> {
+        let scope = self.appraisal_scope(store, from, to, level).await?;
+        let events = self.store.events_between(from, to).await?;
+        Ok(super::appraisal::appraise_network(
+            &scope.units,
+            &scope.towns,
+            &events,
+            &scope.orders,
+            &scope.open_overdue,
+            &scope.rules,
+        ))
+    }
+
+    /// What an appraisal of `[from, to)` needs besides the steps: the units and sub-centres to
+    /// list, the orders issued in the period, the cases on the clock past their deadline, and
+    /// the rules.
+    async fn appraisal_scope(
+        &self,
+        store: &LayerStore,
+        from: i64,
+        to: i64,
+        level: Option<Level>,
+    ) -> Result<AppraisalScope> {
         let mut units = Vec::new();
         for (role, l) in [
             (LayerRole::DistrictUnit, Level::District),
@@ -972,7 +1026,6 @@ impl CaseService {
             .into_iter()
             .map(|(code, name)| super::appraisal::TownInfo { code, name })
             .collect();
-        let events = self.store.events_between(from, to).await?;
         let orders = self.orders_between(from, to).await?;
         let at = to.min(self.clock.now());
         let open_overdue: Vec<String> = self
@@ -987,14 +1040,13 @@ impl CaseService {
             dispatch_limit_ms: policy.dispatch_limit_h * HOUR_MS,
             category_thresholds: policy.category_thresholds,
         };
-        Ok(super::appraisal::appraise_network(
-            &units,
-            &towns,
-            &events,
-            &orders,
-            &open_overdue,
-            &rules,
-        ))
+        Ok(AppraisalScope {
+            units,
+            towns,
+            orders,
+            open_overdue,
+            rules,
+        })
     }
 
     /// Flags cases whose deadline passed while on the clock (one `overdue` event each).
@@ -1028,6 +1080,15 @@ impl CaseService {
         }
         Ok(flagged)
     }
+}
+
+/// The inputs of an appraisal besides the steps themselves.
+struct AppraisalScope {
+    units: Vec<super::appraisal::UnitInfo>,
+    towns: Vec<super::appraisal::TownInfo>,
+    orders: Vec<super::supervision::Order>,
+    open_overdue: Vec<String>,
+    rules: super::appraisal::Rules,
 }
 
 /// Report channels (来源渠道).

@@ -3,6 +3,7 @@
 //! method is one transaction. Connections, migrations and the back-end dispatch are
 //! [`crate::db`]'s.
 
+use super::appraisal::{Evidence, Tallies, Tally};
 use super::error::{CaseError, Result};
 use super::model::{Case, Event, NewCase, Status};
 use crate::db::{Db, on_db, postgres_sql, sqlite_sql};
@@ -266,6 +267,76 @@ impl CaseStore {
         })
     }
 
+    /// The appraisal's sums over `from ≤ at < to`: the steps per (action, unit) and per
+    /// (action, town), with the on-time counts of filings (`file_limit_ms` after the report) and
+    /// dispatches (`dispatch_limit_ms` after a filing made in the period). Each query reads one
+    /// covering index in GROUP BY order on SQLite (migration 0009).
+    pub async fn tallies(
+        &self,
+        from: i64,
+        to: i64,
+        file_limit_ms: i64,
+        dispatch_limit_ms: i64,
+    ) -> Result<Tallies> {
+        let mut out = Tallies::default();
+        for (key, on_time) in [
+            ("case_unit", "SUM(CASE WHEN on_time THEN 1 ELSE 0 END)"),
+            // The town index leaves `on_time` out (no town figure reads it).
+            ("case_town", "CAST(0 AS BIGINT)"),
+        ] {
+            let text = format!(
+                "SELECT action, {key} AS tally_key, COUNT(*) AS steps, {on_time} AS on_time, \
+                 COUNT(since) AS timed, CAST(COALESCE(SUM(at - since), 0) AS BIGINT) AS span_ms, \
+                 SUM(CASE WHEN at - since <= ? THEN 1 ELSE 0 END) AS within_file, \
+                 SUM(CASE WHEN since >= ? AND at - since <= ? THEN 1 ELSE 0 END) AS within_dispatch, \
+                 SUM(CASE WHEN reached THEN 1 ELSE 0 END) AS reached, \
+                 SUM(CASE WHEN satisfied THEN 1 ELSE 0 END) AS satisfied, \
+                 SUM(CASE WHEN to_status = 'reopened' THEN 1 ELSE 0 END) AS to_reopened, \
+                 SUM(CASE WHEN to_status = 'closed' THEN 1 ELSE 0 END) AS to_closed \
+                 FROM case_events WHERE {key} IS NOT NULL AND at >= ? AND at < ? \
+                 GROUP BY action, {key}"
+            );
+            let tallies = on_db!(self.db, |pool, sql| {
+                let sql = sql(&text);
+                let rows = sqlx::query(&sql)
+                    .bind(file_limit_ms)
+                    .bind(from)
+                    .bind(dispatch_limit_ms)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| -> Result<Tally> {
+                        let count = |name: &str| -> Result<u64> {
+                            Ok(row.try_get::<Option<i64>, _>(name)?.unwrap_or(0).max(0) as u64)
+                        };
+                        Ok(Tally {
+                            action: row.try_get("action")?,
+                            key: row.try_get("tally_key")?,
+                            steps: count("steps")?,
+                            on_time: count("on_time")?,
+                            timed: count("timed")?,
+                            span_ms: row.try_get("span_ms")?,
+                            within_file_limit: count("within_file")?,
+                            within_dispatch_limit: count("within_dispatch")?,
+                            reached: count("reached")?,
+                            satisfied: count("satisfied")?,
+                            to_reopened: count("to_reopened")?,
+                            to_closed: count("to_closed")?,
+                        })
+                    })
+                    .collect::<Result<Vec<Tally>>>()
+            })?;
+            if key == "case_unit" {
+                out.units = tallies;
+            } else {
+                out.towns = tallies;
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest note written for the public on each of these cases (Open311's
     /// `status_notes` for a whole list in one query).
     pub async fn latest_public_notes(
@@ -352,7 +423,10 @@ impl CaseStore {
         event: &NewEvent,
     ) -> Result<Case> {
         const UPDATE: &str = "UPDATE cases SET status = ?, unit = ?, unit_basis = ?, cell = ?, village = ?, town = ?, ambiguous = ?, supervised = ?, overdue = ?, dispatched_at = ?, deadline = ?, handled_at = ?, closed_at = ?, updated_at = ?, public_description = ?, photos_public = ?, queue = ?, version = version + 1 WHERE id = ? AND version = ?";
-        const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        // The appraisal's columns beside `data` (see [`Evidence`]); a dispatch's `since` is when
+        // the case was last filed, read from the log in the same transaction.
+        const INSERT_EVENT: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, unit, at, note, public_note, photos, data, case_unit, case_town, since, on_time, reached, satisfied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, (SELECT f.at FROM case_events f WHERE ? = 'dispatch' AND f.case_id = ? AND f.action = 'file' ORDER BY f.id DESC LIMIT 1)), ?, ?, ?)";
+        let evidence = Evidence::of(&event.action, &event.data);
         on_db!(self.db, |pool, sql| {
             let (update, insert_event) = (sql(UPDATE), sql(INSERT_EVENT));
             let mut tx = pool.begin().await?;
@@ -399,6 +473,14 @@ impl CaseStore {
                 .bind(&event.public_note)
                 .bind(json_list(&event.photos))
                 .bind(event.data.to_string())
+                .bind(&evidence.case_unit)
+                .bind(&evidence.case_town)
+                .bind(evidence.since)
+                .bind(&event.action)
+                .bind(case.id)
+                .bind(evidence.on_time)
+                .bind(evidence.reached)
+                .bind(evidence.satisfied)
                 .execute(&mut *tx)
                 .await?;
             for photo in &event.uploads {
@@ -582,8 +664,8 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
     const CASE_HEAD: &str = "INSERT INTO cases (status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id, queue, first_queue, command) VALUES ";
     const CASE_ROW: &str =
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) VALUES ";
-    const EVENT_ROW: &str = "(?, 'report', NULL, 'reported', ?, ?, ?, ?, ?, ?)";
+    const EVENT_HEAD: &str = "INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data, case_town) VALUES ";
+    const EVENT_ROW: &str = "(?, 'report', NULL, 'reported', ?, ?, ?, ?, ?, ?, ?)";
     let mut tx = pool.begin().await?;
     let mut ids = Vec::with_capacity(cases.len());
     let mut rest = cases;
@@ -647,7 +729,8 @@ async fn insert_cases_sqlite(pool: &SqlitePool, cases: &[NewCase]) -> Result<Vec
                 .bind(c.reported_at)
                 .bind(&c.description)
                 .bind(photos)
-                .bind(report_data(c));
+                .bind(report_data(c))
+                .bind(&c.town);
         }
         query.execute(&mut *tx).await?;
         for (c, id) in chunk.iter().zip(&new_ids) {
@@ -680,8 +763,8 @@ async fn insert_cases_postgres(pool: &PgPool, cases: &[NewCase]) -> Result<Vec<i
         INSERT INTO cases (id, status, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, updated_at, public_report, track_hash, client_id, queue, first_queue, command) \
         SELECT id, $1, class, urgency, channel, description, photos, address, reporter, lon, lat, cell, village, town, ambiguous, unit, unit_basis, reported_at, reported_at, public_report, track_hash, client_id, queue, queue, command FROM new), \
     events_in AS ( \
-        INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data) \
-        SELECT id, 'report', NULL, $1, actor, role, reported_at, description, photos, data FROM new) \
+        INSERT INTO case_events (case_id, action, from_status, to_status, actor, role, at, note, photos, data, case_town) \
+        SELECT id, 'report', NULL, $1, actor, role, reported_at, description, photos, data, town FROM new) \
     SELECT id FROM new ORDER BY ord";
     let column = |f: fn(&NewCase) -> String| cases.iter().map(f).collect::<Vec<String>>();
     let optional =

@@ -34,6 +34,18 @@ pub struct Args {
     /// Where uploaded photos are stored [default: DATA_DIR/photos].
     #[arg(long, env = "GRIDLINK_PHOTOS_DIR")]
     pub photos_dir: Option<std::path::PathBuf>,
+    /// Store photos in this S3-compatible bucket instead of `--photos-dir` (a build with
+    /// `--features s3`); the keys come from GRIDLINK_PHOTOS_ACCESS_KEY_ID and
+    /// GRIDLINK_PHOTOS_SECRET_ACCESS_KEY only, never from a flag.
+    #[arg(long, env = "GRIDLINK_PHOTOS_BUCKET")]
+    pub photos_bucket: Option<String>,
+    /// The bucket's server, `http(s)://host[:port]` (MinIO, Ceph, a cloud's S3 API) [default:
+    /// AWS S3].
+    #[arg(long, env = "GRIDLINK_PHOTOS_ENDPOINT")]
+    pub photos_endpoint: Option<String>,
+    /// The bucket's region [default: us-east-1].
+    #[arg(long, env = "GRIDLINK_PHOTOS_REGION")]
+    pub photos_region: Option<String>,
     /// A directory of offline tile archives (`gridlink export pmtiles`) served at /offline/,
     /// with Range requests, so a phone on the centre's network opens one as
     /// `/?pmtiles=/offline/FILE.pmtiles` (or saves it for the field).
@@ -112,8 +124,10 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         tracing::warn!("staff-only layers are visible to every request (--expose-staff-layers)");
         state.default_viewer = Viewer::Staff;
     }
+    // Checked before anything starts: a bad bucket setting stops the server at once.
+    let photos = photo_store(&config, args)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(config, state, args.offline_dir.clone()))?;
+    runtime.block_on(serve(config, state, args.offline_dir.clone(), photos))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -124,6 +138,7 @@ async fn serve(
     config: Config,
     mut state: AppState,
     offline_dir: Option<std::path::PathBuf>,
+    photos: crate::photos::PhotoStore,
 ) -> anyhow::Result<()> {
     let db = Db::connect(&config.database).await?;
     tracing::info!(backend = db.backend(), "case database ready");
@@ -138,9 +153,8 @@ async fn serve(
     prune_tracks(field.clone());
     state.field = Some(field);
     let cases = CaseService::start(db, Clock::system()).await?;
-    cases.attach_photos(crate::photos::PhotoStore::local(&config.photos_dir)?);
+    cases.attach_photos(photos);
     cases.set_network(config.network.clone());
-    tracing::info!(dir = %config.photos_dir.display(), "photo store ready");
     sweep_overdue(cases.clone());
     // Reported shelter occupancy, before the first request (a broken table stops the start).
     state.shelters.load(&cases.db).await?;
@@ -164,6 +178,34 @@ async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// The local photo directory, or the S3-compatible bucket when one is named.
+fn photo_store(config: &Config, args: &Args) -> anyhow::Result<crate::photos::PhotoStore> {
+    let Some(bucket) = &args.photos_bucket else {
+        for (flag, set) in [
+            ("--photos-endpoint", args.photos_endpoint.is_some()),
+            ("--photos-region", args.photos_region.is_some()),
+        ] {
+            if set {
+                anyhow::bail!("{flag} needs --photos-bucket (GRIDLINK_PHOTOS_BUCKET)");
+            }
+        }
+        let store = crate::photos::PhotoStore::local(&config.photos_dir)?;
+        tracing::info!(dir = %config.photos_dir.display(), "photo store ready");
+        return Ok(store);
+    };
+    let key = |name: &str| std::env::var(name).ok();
+    let s3 = crate::photos::S3Config::new(
+        bucket,
+        args.photos_endpoint.as_deref(),
+        args.photos_region.as_deref(),
+        key("GRIDLINK_PHOTOS_ACCESS_KEY_ID").as_deref(),
+        key("GRIDLINK_PHOTOS_SECRET_ACCESS_KEY").as_deref(),
+    )?;
+    let store = crate::photos::PhotoStore::s3(&s3)?;
+    tracing::info!(config = ?s3, "photo store ready: S3 bucket");
+    Ok(store)
 }
 
 /// How often fixes older than the retention setting are deleted.

@@ -191,7 +191,7 @@ impl From<crate::photos::PhotoError> for ApiError {
             )
             .with_field("photos"),
             E::NotFound => ApiError::not_found("photo_not_found", message),
-            E::Storage(_) | E::NotConfigured => ApiError::new(
+            E::Storage(_) | E::NotConfigured | E::Config(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
                 message,

@@ -4,7 +4,8 @@
 //! PNG or WebP by its magic bytes and decode as one, at most [`MAX_BYTES`], at most
 //! [`MAX_PER_STEP`] in one report or action ([`check`]). Each accepted photo is stored
 //! content-addressed (its SHA-256) through the `object_store` crate ([`PhotoStore`]: a local
-//! directory under the data directory by default, fsynced), in three variants: the original
+//! directory under the data directory by default, fsynced; an S3-compatible bucket when
+//! configured, [`s3`]), in three variants: the original
 //! (for staff: evidence, with its EXIF), a re-encoded copy for everyone else (re-encoding drops
 //! EXIF, and with it the GPS position and the camera's serial number) and a thumbnail. File
 //! names never reach the file system: the object key is the hash.
@@ -15,9 +16,11 @@
 //! Floor 7 (see the crate doc): imports nothing from the crate.
 
 mod check;
+pub mod s3;
 mod store;
 
 pub use check::{Checked, check};
+pub use s3::S3Config;
 pub use store::{PhotoStore, Variant};
 
 use serde::Serialize;
@@ -86,6 +89,8 @@ pub enum PhotoError {
     Storage(String),
     #[error("photo uploads are not configured on this server")]
     NotConfigured,
+    #[error("photo store settings: {0}")]
+    Config(String),
 }
 
 #[cfg(test)]

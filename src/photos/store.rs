@@ -57,6 +57,12 @@ impl PhotoStore {
         Ok(PhotoStore::over(Arc::new(fs)))
     }
 
+    /// An S3-compatible bucket (a build with the `s3` feature; see [`super::s3`]). Every
+    /// write is a PUT the server acknowledged, so a photo is stored before its case commits.
+    pub fn s3(config: &super::S3Config) -> Result<PhotoStore, PhotoError> {
+        Ok(PhotoStore::over(super::s3::open(config)?))
+    }
+
     /// Any object store (an S3-compatible bucket, memory for tests).
     pub fn over(objects: Arc<dyn ObjectStore>) -> PhotoStore {
         PhotoStore { objects }

@@ -5,7 +5,7 @@
 use crate::common;
 
 use axum::http::StatusCode;
-use common::cases::{BACKENDS, Backend, CaseApp, START_MS, TEST_CLASS, case_app};
+use common::cases::{BACKENDS, Backend, CaseApp, EventStream, START_MS, TEST_CLASS, case_app};
 use gridlink::cases::keys;
 use gridlink::cases::{NetworkPolicy, Node, Role};
 use gridlink::catalog::Role as LayerRole;
@@ -576,6 +576,21 @@ async fn order(net: &Net, id: i64, key: &str, body: Value) -> (StatusCode, Value
         .await
 }
 
+/// The case of the next case event on the stream made by `change` (passing over the others).
+async fn next_change(stream: &mut EventStream, change: &str) -> Value {
+    loop {
+        let text = stream.next_of("case").await;
+        let data = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data:"))
+            .expect("a data line");
+        let case: Value = serde_json::from_str(data.trim()).expect("JSON");
+        if case["change"] == change {
+            return case;
+        }
+    }
+}
+
 #[tokio::test]
 async fn supervision_orders_are_issued_answered_overdue_and_counted() {
     for backend in BACKENDS {
@@ -584,6 +599,8 @@ async fn supervision_orders_are_issued_answered_overdue_and_counted() {
         let id = net.case_for(&net.places.own_town, "start").await;
         let district = net.keys["district"].clone();
         let sub = net.keys["subcentre"].clone();
+        // Every linkage unit watches the orders go by on the live stream.
+        let mut stream = EventStream::open(net.app.app(), &net.keys["police"]).await;
         // Bad input names the field.
         for (body, field) in [
             (
@@ -619,6 +636,12 @@ async fn supervision_orders_are_issued_answered_overdue_and_counted() {
         assert_eq!(status, StatusCode::CREATED, "{to_unit}");
         assert_eq!(to_unit["state"], "open");
         assert_eq!(to_unit["issuer"], "district");
+        let streamed = next_change(&mut stream, "supervision_order").await;
+        assert_eq!(
+            (&streamed["id"], &streamed["supervised"]),
+            (&json!(id), &json!(true)),
+            "{backend:?}: {streamed}"
+        );
         let (status, to_town) = order(
             &net,
             id,
@@ -686,6 +709,8 @@ async fn supervision_orders_are_issued_answered_overdue_and_counted() {
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["state"], "replied");
         assert_eq!(answer["answered_on_time"], true);
+        let streamed = next_change(&mut stream, "supervision_reply").await;
+        assert_eq!(streamed["id"], id, "{streamed}");
         // The sub-centre's order passes its due time unanswered: overdue.
         net.app.clock.advance(2 * HOUR);
         let (_, list) = net
@@ -744,6 +769,8 @@ async fn supervision_orders_are_issued_answered_overdue_and_counted() {
                 .await;
             assert_eq!(status, StatusCode::OK, "{answer}");
             assert_eq!(answer["state"], "closed");
+            let streamed = next_change(&mut stream, "supervision_close").await;
+            assert_eq!(streamed["id"], id, "{streamed}");
         }
         // A closed order takes no reply.
         let (status, answer) = net
@@ -1068,6 +1095,272 @@ async fn the_appraisal_has_categories_rankings_sub_centres_and_a_print_view() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(csv.as_str().unwrap().contains("pass_ups"));
+}
+
+/// The district centre's own area as a polygon layer (`[network] central_layer`): a layer
+/// `central_area` whose one polygon is the outline of the central village. A case reported inside
+/// it lands in the district centre's queue, one elsewhere in the same town in the sub-centre's;
+/// a layer that is not loaded, or has no polygons, takes nothing.
+#[tokio::test]
+async fn a_polygon_layer_outlines_the_central_area() {
+    let places = places();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let villages: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::demo_dir().join("villages.geojson")).expect("villages"),
+    )
+    .expect("GeoJSON");
+    let outline = villages["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["code"] == places.central.village.as_str())
+        .expect("the central village")["geometry"]
+        .clone();
+    let area = dir.path().join("central_area.geojson");
+    std::fs::write(
+        &area,
+        json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": "NQ-CENTRAL", "name": "南桥中心城区"}, "geometry": outline}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let layers = common::catalogue(&[], |_| unreachable!());
+    std::fs::write(
+        layers.path().join("central_area.toml"),
+        format!(
+            r#"id = "central_area"
+title = "中心城区"
+title_en = "Central urban area"
+group = "admin_grid"
+geometry = "polygon"
+access = "public"
+minzoom = 10
+maxzoom = 18
+label = "name"
+
+[source]
+path = "{}"
+id_field = "code"
+
+[[fields]]
+name = "code"
+type = "string"
+title = "编码"
+required = true
+
+[[fields]]
+name = "name"
+type = "string"
+title = "名称"
+"#,
+            area.display()
+        ),
+    )
+    .unwrap();
+    let catalog = gridlink::catalog::Catalog::load(layers.path(), &common::tables_dir())
+        .expect("the catalogue with the central area loads");
+    let store =
+        gridlink::spatial::LayerStore::load(catalog, common::demo_dir()).expect("the layers load");
+    assert_eq!(store.layer("central_area").map(|l| l.len()), Some(1));
+    let shared = gridlink::spatial::SharedStore::new(store);
+    for backend in BACKENDS {
+        let app = common::cases::case_app_on(backend, shared.clone()).await;
+        let queue_of = |place: &Place| {
+            let app = &app;
+            let place = place.clone();
+            async move {
+                let (status, body) = app
+                    .call(
+                        "POST",
+                        "/api/cases",
+                        Some(&app.keys.admin),
+                        Some(json!({"class": TEST_CLASS, "lon": place.lon, "lat": place.lat, "description": "路面井盖破损", "channel": "supervisor"})),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                body["queue"].as_str().unwrap().to_string()
+            }
+        };
+        let town_queue = format!("town:{OWN_TOWN}");
+        for (layer, central, elsewhere) in [
+            (Some("central_area"), "district", &town_queue),
+            // Not loaded, or no polygons (shelters are points): no central area at all.
+            (Some("no_such_layer"), town_queue.as_str(), &town_queue),
+            (Some("shelters"), town_queue.as_str(), &town_queue),
+            (None, town_queue.as_str(), &town_queue),
+        ] {
+            app.service.set_network(NetworkPolicy {
+                central_layer: layer.map(str::to_string),
+                ..NetworkPolicy::standard()
+            });
+            assert_eq!(
+                queue_of(&places.central).await,
+                central,
+                "{backend:?} {layer:?}"
+            );
+            assert_eq!(
+                &queue_of(&places.own_town).await,
+                elsewhere,
+                "{backend:?} {layer:?}"
+            );
+        }
+        // The district centre's queue lists the case inside the area.
+        let (status, list) = app
+            .call(
+                "GET",
+                "/api/cases?queue=district",
+                Some(&app.keys.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["total"], 1, "{list}");
+    }
+}
+
+/// A small deterministic generator (the random history needs no crate).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The appraisal the server runs (the database sums the steps over the log's appraisal
+/// columns) gives exactly the figures of the reference that reads every event in Rust, on a
+/// random history taken through the router (every workflow step, late and on-time handling,
+/// returns, reopenings, call-backs that close or reopen, pass-ups and hand-downs), for the whole
+/// history and for a period that cuts through it.
+#[tokio::test]
+async fn the_database_sums_give_the_reference_figures_on_a_random_history() {
+    for backend in BACKENDS {
+        let net = net(backend).await;
+        net.app.service.set_network(NetworkPolicy {
+            central_villages: [net.places.central.village.clone()].into_iter().collect(),
+            category_thresholds: vec![6, 2],
+            ..NetworkPolicy::standard()
+        });
+        let places = workstation_places();
+        let layer = common::demo_store()
+            .by_role(LayerRole::TownUnit)
+            .expect("town units");
+        let units: Vec<String> = (0..5).map(|i| layer.id(i * 7).to_string()).collect();
+        let admin = net.app.keys.admin.clone();
+        let mut rng = Lcg(13);
+        let mut open: Vec<(i64, String)> = Vec::new();
+        for _ in 0..420 {
+            net.app.clock.advance(1 + rng.below(5 * HOUR as u64) as i64);
+            if open.is_empty() || (open.len() < 30 && rng.below(3) == 0) {
+                let place = &places[rng.below(places.len() as u64) as usize];
+                let case = net.report_at(place, TEST_CLASS).await;
+                open.push((case["id"].as_i64().unwrap(), "reported".into()));
+                continue;
+            }
+            let k = rng.below(open.len() as u64) as usize;
+            let (id, status) = open[k].clone();
+            let unit = &units[rng.below(units.len() as u64) as usize];
+            let pick = rng.below(6);
+            let satisfaction = ["satisfied", "basic", "unsatisfied"][rng.below(3) as usize];
+            let body = match (status.as_str(), pick) {
+                ("reported", 0) => json!({"action": "pass_up", "reason": "需区级协调"}),
+                ("reported", _) => json!({"action": "file"}),
+                ("filed" | "returned", 0) => json!({"action": "hand_down", "reason": "属地处置"}),
+                ("filed" | "returned", _) => json!({"action": "dispatch", "unit": unit}),
+                ("dispatched", 0) => json!({"action": "return", "note": "非本单位职责"}),
+                ("dispatched", 1..=3) => json!({"action": "start"}),
+                ("dispatched" | "in_progress" | "reopened", _) => {
+                    json!({"action": "feedback", "note": "已处理"})
+                }
+                ("handled", 0) => json!({"action": "verify_fail", "note": "未处理到位"}),
+                ("handled" | "verifying", 1 | 2) if rng.below(4) == 0 => {
+                    json!({"action": "callback", "reached": false})
+                }
+                ("handled" | "verifying", 1 | 2) => {
+                    let mut body = json!({"action": "callback", "reached": true, "satisfaction": satisfaction});
+                    if satisfaction == "unsatisfied" && pick == 1 {
+                        body["reopen"] = json!(true);
+                    }
+                    if satisfaction != "unsatisfied" && status == "verifying" {
+                        body["close"] = json!(true);
+                    }
+                    body
+                }
+                ("handled", _) => json!({"action": "verify_ok"}),
+                ("verifying", _) => json!({"action": "close"}),
+                _ => {
+                    open.remove(k);
+                    continue;
+                }
+            };
+            let (code, case) = net.act_as(id, &admin, body.clone()).await;
+            match code {
+                StatusCode::OK => {
+                    let status = case["status"].as_str().unwrap().to_string();
+                    if status == "closed" {
+                        open.remove(k);
+                    } else {
+                        open[k].1 = status;
+                    }
+                }
+                // Passing up a case already in the district's queue, handing down one that is
+                // not: refused, and nothing written.
+                StatusCode::CONFLICT => {}
+                other => panic!("{body} → {other} {case}"),
+            }
+        }
+        let end = net.app.clock.now() + 1;
+        let store = common::demo_store();
+        let service = &net.app.service;
+        let whole = service
+            .appraisal_from_events(store, START_MS, end, None)
+            .await
+            .expect("reference");
+        // The history reaches every figure the sums must get right.
+        let units_sum = |f: fn(&gridlink::cases::appraisal::UnitAppraisal) -> u64| {
+            whole.units.iter().map(f).sum::<u64>()
+        };
+        let towns_sum = |f: fn(&gridlink::cases::appraisal::SubCentreAppraisal) -> u64| {
+            whole.sub_centres.iter().map(f).sum::<u64>()
+        };
+        for (what, n) in [
+            ("received", units_sum(|u| u.received)),
+            ("late", units_sum(|u| u.handled - u.handled_on_time)),
+            ("returned", units_sum(|u| u.returned)),
+            ("reopened", units_sum(|u| u.reopened)),
+            ("closed", units_sum(|u| u.closed)),
+            ("callbacks", units_sum(|u| u.callbacks)),
+            ("satisfied", units_sum(|u| u.callbacks_satisfied)),
+            ("filed late", towns_sum(|t| t.filed - t.filed_on_time)),
+            (
+                "dispatched late",
+                towns_sum(|t| t.dispatched - t.dispatched_on_time),
+            ),
+            ("pass-ups", towns_sum(|t| t.pass_ups)),
+            ("hand-downs", towns_sum(|t| t.hand_downs)),
+        ] {
+            assert!(n > 0, "{backend:?}: the random history has no {what}");
+        }
+        let third = (end - START_MS) / 3;
+        for (from, to) in [(START_MS, end), (START_MS + third, START_MS + 2 * third)] {
+            for level in [None, Some(gridlink::catalog::Level::Town)] {
+                let reference = service
+                    .appraisal_from_events(store, from, to, level)
+                    .await
+                    .expect("reference");
+                let sums = service
+                    .appraisal(store, from, to, level)
+                    .await
+                    .expect("appraisal");
+                assert_eq!(sums, reference, "{backend:?} {from}..{to} {level:?}");
+            }
+        }
+    }
 }
 
 /// A small real JPEG (a gradient), as a phone would send it.

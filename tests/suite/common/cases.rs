@@ -119,6 +119,11 @@ pub const TEST_CLASS: &str = "C0101";
 pub const TEST_POINT: (f64, f64) = (121.4602, 30.9191);
 
 pub async fn case_app(backend: Backend) -> CaseApp {
+    case_app_on(backend, shared_store().clone()).await
+}
+
+/// The same app over another layer store (a catalogue a test changed).
+pub async fn case_app_on(backend: Backend, layers: gridlink::spatial::SharedStore) -> CaseApp {
     let (db, dir) = open_db(backend).await;
     let clock = Clock::fixed(START_MS);
     let service = CaseService::start(db.clone(), clock.clone())
@@ -128,7 +133,7 @@ pub async fn case_app(backend: Backend) -> CaseApp {
     service.attach_photos(
         gridlink::photos::PhotoStore::local(photos_dir.path()).expect("photo store"),
     );
-    let mut state = AppState::new(shared_store().clone(), tables());
+    let mut state = AppState::new(layers, tables());
     state.cases = Some(service.clone());
     let key = |role: Role, unit: Option<&str>| {
         let db = db.clone();
