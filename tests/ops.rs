@@ -67,10 +67,7 @@ fn parse(text: &[u8]) -> BTreeMap<Series, f64> {
         let sample: Value = serde_json::from_str(line).unwrap();
         let labels: BTreeMap<String, String> =
             serde_json::from_value(sample["labels"].clone()).unwrap();
-        let labels: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{v}\""))
-            .collect();
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
         let name = sample["name"].as_str().unwrap();
         let series = if labels.is_empty() {
             name.to_string()
@@ -154,11 +151,9 @@ async fn metrics_move_with_the_requests_made() {
             .unwrap()
             .id(0)
             .to_string();
-        let hour_ago = chrono::DateTime::from_timestamp_millis(
-            common::cases::START_MS - 3_600_000,
-        )
-        .unwrap()
-        .to_rfc3339();
+        let hour_ago = chrono::DateTime::from_timestamp_millis(common::cases::START_MS - 3_600_000)
+            .unwrap()
+            .to_rfc3339();
         let now =
             chrono::DateTime::from_timestamp_millis(common::cases::START_MS - 60_000).unwrap();
         let (status, body) = app
@@ -185,7 +180,11 @@ async fn metrics_move_with_the_requests_made() {
 
         let ok = r#"method="GET",route="/api/locate",status="200""#;
         assert_eq!(
-            moved(&before, &after, &format!("gridlink_http_requests_total{{{ok}}}")),
+            moved(
+                &before,
+                &after,
+                &format!("gridlink_http_requests_total{{{ok}}}")
+            ),
             3.0,
             "{backend:?}"
         );
@@ -215,8 +214,14 @@ async fn metrics_move_with_the_requests_made() {
             ),
             1.0
         );
-        assert_eq!(moved(&before, &after, "gridlink_tile_cache_misses_total"), 1.0);
-        assert_eq!(moved(&before, &after, "gridlink_tile_cache_hits_total"), 1.0);
+        assert_eq!(
+            moved(&before, &after, "gridlink_tile_cache_misses_total"),
+            1.0
+        );
+        assert_eq!(
+            moved(&before, &after, "gridlink_tile_cache_hits_total"),
+            1.0
+        );
         assert!(moved(&before, &after, "gridlink_tile_rendered_bytes_total") > 0.0);
         assert!(value(&after, "gridlink_tile_cache_entries") >= 1.0);
         // Cases: two reported, in this fresh database; none overdue.
@@ -233,12 +238,17 @@ async fn metrics_move_with_the_requests_made() {
         let commits = moved(&before, &after, "gridlink_intake_commit_seconds_count");
         assert!((1.0..=2.0).contains(&commits), "{commits}");
         // Feeds: accepted, the repeat, the unknown station, the alert.
-        let reading = |outcome: &str| format!("gridlink_feed_readings_total{{outcome=\"{outcome}\"}}");
+        let reading =
+            |outcome: &str| format!("gridlink_feed_readings_total{{outcome=\"{outcome}\"}}");
         assert_eq!(moved(&before, &after, &reading("accepted")), 2.0);
         assert_eq!(moved(&before, &after, &reading("duplicate")), 1.0);
         assert_eq!(moved(&before, &after, &reading("rejected")), 1.0);
         assert_eq!(
-            moved(&before, &after, r#"gridlink_feed_alerts_total{change="raised"}"#),
+            moved(
+                &before,
+                &after,
+                r#"gridlink_feed_alerts_total{change="raised"}"#
+            ),
             raised
         );
         // Layers as loaded.
@@ -285,7 +295,10 @@ async fn metrics_move_with_the_requests_made() {
                 .find_map(|s| family.strip_suffix(s))
                 .filter(|b| documented.contains(*b))
                 .unwrap_or(family);
-            assert!(documented.contains(base), "{base} is not in src/http/telemetry.rs's table");
+            assert!(
+                documented.contains(base),
+                "{base} is not in src/http/telemetry.rs's table"
+            );
         }
     }
     let dashboard = std::fs::read_to_string(common::repo().join("deploy/grafana-gridlink.json"))
@@ -303,7 +316,10 @@ async fn metrics_move_with_the_requests_made() {
                         .iter()
                         .find_map(|s| word.strip_suffix(s))
                         .unwrap_or(word);
-                    assert!(documented.contains(base), "the dashboard uses {word}, which gridlink does not export");
+                    assert!(
+                        documented.contains(base),
+                        "the dashboard uses {word}, which gridlink does not export"
+                    );
                 }
             }
         }
@@ -367,9 +383,8 @@ async fn anonymous_reports_and_heavy_calls_are_rate_limited() {
             heavy: Rate::new(1, 1),
             ..Default::default()
         });
-        app.state.proxies = gridlink::http::client::TrustedProxies::new(vec![
-            "127.0.0.1".parse().unwrap(),
-        ]);
+        app.state.proxies =
+            gridlink::http::client::TrustedProxies::new(vec!["127.0.0.1".parse().unwrap()]);
         let report = || Body::from(report_body().to_string());
         let a = "198.51.100.1";
         for _ in 0..2 {
@@ -405,7 +420,8 @@ async fn anonymous_reports_and_heavy_calls_are_rate_limited() {
             post_report(None).header("x-forwarded-for", format!("6.6.6.6, {client}"))
         };
         for _ in 0..2 {
-            let (status, _, _) = status_of(&app, from("127.0.0.1", via("203.0.113.5"), report())).await;
+            let (status, _, _) =
+                status_of(&app, from("127.0.0.1", via("203.0.113.5"), report())).await;
             assert_eq!(status, StatusCode::CREATED);
         }
         let (status, _, _) = status_of(&app, from("127.0.0.1", via("203.0.113.5"), report())).await;
@@ -426,7 +442,8 @@ async fn anonymous_reports_and_heavy_calls_are_rate_limited() {
         let plan = || {
             Body::from(json!({"lon": TEST_POINT.0, "lat": TEST_POINT.1, "people": 10}).to_string())
         };
-        let (status, _, body) = status_of(&app, from(a, allocate(&app.keys.dispatcher), plan())).await;
+        let (status, _, body) =
+            status_of(&app, from(a, allocate(&app.keys.dispatcher), plan())).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, retry, _) =
             status_of(&app, from(a, allocate(&app.keys.dispatcher), plan())).await;
@@ -470,7 +487,10 @@ async fn event_streams_are_capped_per_key_and_end_when_the_server_stops() {
             .header("authorization", format!("Bearer {key}"))
             .body(Body::empty())
             .unwrap();
-        assert_eq!(status_of(&app, header_form).await.0, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            status_of(&app, header_form).await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
         first.next_text().await;
         drop(first);
         let mut again = EventStream::open(app.app(), &key).await;
@@ -576,14 +596,30 @@ mod binary {
             .args(["keys", "create", "--role", "dispatcher"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
         assert!(key.starts_with("glk_"), "{key}");
 
         let mut child = gridlink()
-            .args(["--database", &database, "--log-format", "json", "--data-dir"])
+            .args([
+                "--database",
+                &database,
+                "--log-format",
+                "json",
+                "--data-dir",
+            ])
             .arg(common::demo_dir())
-            .args(["serve", "--listen", "127.0.0.1:0", "--header-read-timeout", "1"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--header-read-timeout",
+                "1",
+            ])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -613,7 +649,8 @@ mod binary {
 
         // A client that connects and sends nothing is dropped after the header-read timeout.
         let mut idle = TcpStream::connect(&address).unwrap();
-        idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        idle.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let started = Instant::now();
         let mut buf = [0u8; 256];
         let n = idle.read(&mut buf).unwrap_or(0);
@@ -650,7 +687,9 @@ mod binary {
         let senders: Vec<_> = (0..8)
             .map(|i| {
                 let address = address.clone();
-                std::thread::spawn(move || http(&address, &report(&address, &format!("停止中 {i}"))))
+                std::thread::spawn(move || {
+                    http(&address, &report(&address, &format!("停止中 {i}")))
+                })
             })
             .collect();
         std::thread::sleep(Duration::from_millis(20));
@@ -680,7 +719,10 @@ mod binary {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "still running 20 s after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "still running 20 s after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let log = rest.join().unwrap();
@@ -702,7 +744,10 @@ mod binary {
                 .unwrap()
         });
         for id in &acknowledged {
-            assert!(stored.contains(id), "case {id} was acknowledged but is not stored");
+            assert!(
+                stored.contains(id),
+                "case {id} was acknowledged but is not stored"
+            );
         }
     }
 }

@@ -182,7 +182,12 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     state.limits = crate::http::limits::Limits::new(args.ops.limits());
     state.proxies = crate::http::client::TrustedProxies::new(args.ops.trusted_proxies.clone());
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(config, state, args.offline_dir.clone(), args.ops.clone()))?;
+    runtime.block_on(serve(
+        config,
+        state,
+        args.offline_dir.clone(),
+        args.ops.clone(),
+    ))?;
     // Background tasks (sweeps, listeners) are cut off here; everything acknowledged is stored.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     tracing::info!("stopped");
@@ -229,7 +234,9 @@ async fn serve(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            tracing::info!("stop requested: no new connections, finishing requests, closing streams");
+            tracing::info!(
+                "stop requested: no new connections, finishing requests, closing streams"
+            );
             shutdown.trigger();
         });
     }
@@ -238,7 +245,10 @@ async fn serve(
     let metrics_server = match ops.metrics_listen {
         Some(addr) => {
             let metrics_listener = tokio::net::TcpListener::bind(addr).await?;
-            tracing::info!("metrics on http://{}/metrics", metrics_listener.local_addr()?);
+            tracing::info!(
+                "metrics on http://{}/metrics",
+                metrics_listener.local_addr()?
+            );
             Some(tokio::spawn(crate::http::server::serve(
                 metrics_listener,
                 crate::http::telemetry::scrape_router(state.clone()),

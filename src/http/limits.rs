@@ -112,7 +112,10 @@ impl Limits {
 
     /// Forgets buckets that have refilled, so the maps hold only recent clients.
     pub fn forget_idle(&self) {
-        for limiter in [&self.inner.reports, &self.inner.heavy].into_iter().flatten() {
+        for limiter in [&self.inner.reports, &self.inner.heavy]
+            .into_iter()
+            .flatten()
+        {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -232,10 +235,9 @@ pub fn too_many(code: &'static str, message: String, wait: Duration) -> Response
     let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
         .with_detail("retry_after_s", serde_json::json!(seconds))
         .into_response();
-    response.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        HeaderValue::from(seconds),
-    );
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 
@@ -248,8 +250,7 @@ pub async fn guard(State(limits): State<Limits>, request: Request, next: Next) -
         if is_anonymous(&parts) && is_route(&parts, &REPORT_ROUTES) {
             let key = address_key(parts.extensions.get::<ClientAddr>());
             if let Err(wait) = check(limiter, key) {
-                metrics::counter!("gridlink_rate_limited_total", "limit" => "reports")
-                    .increment(1);
+                metrics::counter!("gridlink_rate_limited_total", "limit" => "reports").increment(1);
                 return too_many(
                     "rate_limited",
                     "too many reports from this address; try again later".into(),

@@ -27,7 +27,10 @@ pub async fn stream(
     caller.require_staff()?;
     let cases = service(&state)?;
     // At most `--sse-per-key` streams per key; the place is held while the stream runs.
-    let permit = match state.limits.open_stream(super::limits::caller_key(&request)) {
+    let permit = match state
+        .limits
+        .open_stream(super::limits::caller_key(&request))
+    {
         Ok(permit) => permit,
         Err(refusal) => return Ok(refusal),
     };

@@ -143,7 +143,10 @@ pub async fn open_metrics(State(state): State<AppState>) -> Response {
 
 fn exposition(state: &AppState) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(state),
     )
         .into_response()
@@ -187,7 +190,9 @@ pub fn render(state: &AppState) -> String {
         }
         gauge!("gridlink_cases_overdue").set(overdue as f64);
         let (size, idle, max) = match cases.db.pool() {
-            crate::db::Pool::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            crate::db::Pool::Sqlite(p) => {
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
             crate::db::Pool::Postgres(p) => {
                 (p.size(), p.num_idle(), p.options().get_max_connections())
             }
