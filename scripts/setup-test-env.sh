@@ -2,6 +2,8 @@
 # Makes this machine able to run the whole test suite; safe to run again.
 #  - the build's Debian packages (GDAL, PROJ, SQLite, libclang: scripts/build-deps.sh);
 #  - GDAL's ogrinfo (Debian gdal-bin) reads the OGC API in a client test;
+#  - the Prometheus client's text parser (Debian python3-prometheus-client) checks /metrics
+#    in tests/ops.rs, independently of the code that writes it;
 #  - PostgreSQL with PostGIS (postgresql-15-postgis-3) on 127.0.0.1:5432, database `test`;
 #  - Chromium (Debian's, never a downloaded one) and a CJK font for the browser test, and the
 #    web map's npm packages (MapLibre GL JS, playwright-core).
@@ -12,6 +14,7 @@ need=()
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || need+=(python3-prometheus-client)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then

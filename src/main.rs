@@ -1,5 +1,5 @@
 use clap::Parser;
-use gridlink::cli::{Cli, run};
+use gridlink::cli::{Cli, init_logging, run};
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's allocator: layer loading makes millions of small allocations
@@ -8,14 +8,9 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

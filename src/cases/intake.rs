@@ -26,7 +26,12 @@ impl Intake {
             let mut batch: Vec<(NewCase, Reply)> = Vec::with_capacity(MAX_BATCH);
             while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (cases, replies): (Vec<NewCase>, Vec<Reply>) = batch.drain(..).unzip();
-                match db.insert_cases(&cases).await {
+                let started = std::time::Instant::now();
+                let stored = db.insert_cases(&cases).await;
+                metrics::histogram!("gridlink_intake_batch_size").record(cases.len() as f64);
+                metrics::histogram!("gridlink_intake_commit_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                match stored {
                     Ok(ids) => {
                         for (reply, id) in replies.into_iter().zip(ids) {
                             let _ = reply.send(Ok(id));

@@ -50,8 +50,32 @@ pub struct Cli {
     /// [default: `url` under [postgis] in the config file].
     #[arg(long, global = true, env = "GRIDLINK_LAYERS_DATABASE")]
     pub layers_database: Option<String>,
+    /// Log lines as `text` (for people) or `json` (one object a line, for a log collector).
+    #[arg(long, global = true, env = "GRIDLINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Starts the log: `RUST_LOG` filters (default `info`, tower-http's per-request lines off;
+/// `gridlink::access=debug` logs every request with its route, status and time).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 #[derive(Debug, Subcommand)]

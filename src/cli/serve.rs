@@ -51,6 +51,73 @@ pub struct Args {
     /// `/?pmtiles=/offline/FILE.pmtiles` (or saves it for the field).
     #[arg(long, env = "GRIDLINK_OFFLINE_DIR")]
     pub offline_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub ops: OpsArgs,
+}
+
+/// Running it as a service: metrics, limits, proxies, timeouts, the stop.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OpsArgs {
+    /// Also serve `/metrics` without a key on this address, for the monitoring network (on the
+    /// API address `/metrics` needs an admin key).
+    #[arg(long, env = "GRIDLINK_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// A reverse proxy (address or CIDR network) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed; repeatable or comma-separated. Other peers' proxy
+    /// headers are removed.
+    #[arg(long = "trusted-proxy", env = "GRIDLINK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Anonymous reports (`POST /api/cases`, Open311 `POST requests.json`) per client address
+    /// per minute; 0 turns the limit off.
+    #[arg(long, env = "GRIDLINK_REPORT_LIMIT", default_value_t = 30)]
+    pub report_limit: u32,
+    /// Anonymous reports one address may send in a burst before the rate applies.
+    #[arg(long, env = "GRIDLINK_REPORT_BURST", default_value_t = 20)]
+    pub report_burst: u32,
+    /// Heavy calls (batch locate, shelter allocation, leak zones) per key — per address
+    /// without one — per minute; 0 turns the limit off.
+    #[arg(long, env = "GRIDLINK_HEAVY_LIMIT", default_value_t = 120)]
+    pub heavy_limit: u32,
+    /// Heavy calls one key may make in a burst before the rate applies.
+    #[arg(long, env = "GRIDLINK_HEAVY_BURST", default_value_t = 30)]
+    pub heavy_burst: u32,
+    /// Event streams (`/api/stream`) one key may hold open at once; 0 = no cap.
+    #[arg(long, env = "GRIDLINK_SSE_PER_KEY", default_value_t = 16)]
+    pub sse_per_key: usize,
+    /// Seconds a request may take to produce its response (`408` after); 0 = no limit.
+    #[arg(long, env = "GRIDLINK_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout: u64,
+    /// Seconds a client has to send a request's headers before the connection is closed (also
+    /// how long an idle kept-alive connection stays open).
+    #[arg(long, env = "GRIDLINK_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    pub header_read_timeout: u64,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests in flight before dropping them.
+    #[arg(long, env = "GRIDLINK_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
+}
+
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    crate::http::client::TrustedProxies::parse_net(text)
+}
+
+impl OpsArgs {
+    fn limits(&self) -> crate::http::limits::LimitSettings {
+        use crate::http::limits::Rate;
+        crate::http::limits::LimitSettings {
+            reports: Rate::new(self.report_limit, self.report_burst),
+            heavy: Rate::new(self.heavy_limit, self.heavy_burst),
+            streams_per_key: (self.sse_per_key > 0).then_some(self.sse_per_key),
+            request_timeout: (self.request_timeout > 0)
+                .then(|| std::time::Duration::from_secs(self.request_timeout)),
+        }
+    }
+
+    fn serve_options(&self) -> crate::http::server::ServeOptions {
+        crate::http::server::ServeOptions {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+            grace: std::time::Duration::from_secs(self.shutdown_grace),
+        }
+    }
 }
 
 fn load(config: &Config) -> anyhow::Result<LayerStore> {
@@ -124,10 +191,21 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         tracing::warn!("staff-only layers are visible to every request (--expose-staff-layers)");
         state.default_viewer = Viewer::Staff;
     }
+    state.limits = crate::http::limits::Limits::new(args.ops.limits());
+    state.proxies = crate::http::client::TrustedProxies::new(args.ops.trusted_proxies.clone());
     // Checked before anything starts: a bad bucket setting stops the server at once.
     let photos = photo_store(&config, args)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(config, state, args.offline_dir.clone(), photos))?;
+    runtime.block_on(serve(
+        config,
+        state,
+        args.offline_dir.clone(),
+        photos,
+        args.ops.clone(),
+    ))?;
+    // Background tasks (sweeps, listeners) are cut off here; everything acknowledged is stored.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -139,6 +217,7 @@ async fn serve(
     mut state: AppState,
     offline_dir: Option<std::path::PathBuf>,
     photos: crate::photos::PhotoStore,
+    ops: OpsArgs,
 ) -> anyhow::Result<()> {
     let db = Db::connect(&config.database).await?;
     tracing::info!(backend = db.backend(), "case database ready");
@@ -162,9 +241,38 @@ async fn serve(
         reported = state.shelters.snapshot().len(),
         "shelter occupancy loaded"
     );
-    state.cases = Some(cases);
+    state.cases = Some(cases.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
+    let shutdown = state.shutdown.clone();
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!(
+                "stop requested: no new connections, finishing requests, closing streams"
+            );
+            shutdown.trigger();
+        });
+    }
+    crate::http::telemetry::spawn_upkeep();
+    forget_idle_clients(state.limits.clone());
+    let metrics_server = match ops.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!(
+                "metrics on http://{}/metrics",
+                metrics_listener.local_addr()?
+            );
+            Some(tokio::spawn(crate::http::server::serve(
+                metrics_listener,
+                crate::http::telemetry::scrape_router(state.clone()),
+                shutdown.clone(),
+                ops.serve_options(),
+            )))
+        }
+        None => None,
+    };
     reload_on_hangup(config.clone(), state.store.clone());
     // PostGIS layers with change triggers follow their tables' edits.
     crate::spatial::live::spawn(state.store.clone(), super::source_context(&config)?).await;
@@ -174,9 +282,18 @@ async fn serve(
         tracing::info!(dir = %dir.display(), "offline tile archives at /offline/");
         app = app.nest_service("/offline", tower_http::services::ServeDir::new(dir));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    crate::http::server::serve(listener, app, shutdown, ops.serve_options()).await?;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
+    // Every acknowledged report was committed before its answer; closing the pool lets
+    // SQLite checkpoint its WAL into the database file.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), cases.db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database pool did not close within 5 s");
+    }
     Ok(())
 }
 
@@ -206,6 +323,17 @@ fn photo_store(config: &Config, args: &Args) -> anyhow::Result<crate::photos::Ph
     let store = crate::photos::PhotoStore::s3(&s3)?;
     tracing::info!(config = ?s3, "photo store ready: S3 bucket");
     Ok(store)
+}
+
+/// Every minute, rate-limit buckets that have refilled are forgotten.
+fn forget_idle_clients(limits: crate::http::limits::Limits) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_idle();
+        }
+    });
 }
 
 /// How often fixes older than the retention setting are deleted.

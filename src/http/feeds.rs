@@ -89,6 +89,13 @@ pub async fn ingest(
         }
     };
     let outcome = feeds.ingest(parsed).await?;
+    super::telemetry::readings(
+        outcome.accepted,
+        outcome.duplicates,
+        outcome.rejected.len() as u64,
+        outcome.alerts.len() as u64,
+        outcome.ended as u64,
+    );
     let proposals = propose(&state, feeds, &outcome.alerts, &caller.actor).await?;
     let alerts: Vec<Value> = outcome
         .alerts

@@ -126,6 +126,11 @@ pub async fn ingest(
         }
     }
     let outcome = field.ingest(fixes, refused, &permit).await?;
+    super::telemetry::positions(
+        outcome.accepted as u64,
+        outcome.rejected.len() as u64,
+        outcome.events.len() as u64,
+    );
     if outcome.accepted == 0 {
         let first = outcome.rejected.first();
         let mut error = ApiError::new(

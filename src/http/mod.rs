@@ -7,6 +7,7 @@ mod appraisal_print;
 pub mod auth;
 mod batch;
 pub mod cases;
+pub mod client;
 pub mod error;
 pub mod feeds;
 pub mod field;
@@ -15,6 +16,7 @@ mod health;
 pub mod incident_report;
 pub mod incidents;
 mod layers;
+pub mod limits;
 mod locate;
 pub mod multipart;
 mod nearest;
@@ -27,10 +29,12 @@ mod plans;
 mod public;
 pub mod render;
 mod search;
+pub mod server;
 pub mod shelters;
 mod stream;
 mod styles;
 mod supervision;
+pub mod telemetry;
 pub mod tiles;
 mod track;
 
@@ -75,6 +79,12 @@ pub struct AppState {
     pub incidents: crate::incidents::IncidentService,
     /// What the public sees of cases (`[public]` in gridlink.toml).
     pub public: crate::cases::PublicPolicy,
+    /// Rate limits, stream caps and the request time limit (none unless `serve` sets them).
+    pub limits: limits::Limits,
+    /// The stop signal: event streams end when it fires, so a graceful stop can finish.
+    pub shutdown: server::Shutdown,
+    /// Reverse proxies whose `X-Forwarded-*` headers are believed (`--trusted-proxy`).
+    pub proxies: client::TrustedProxies,
 }
 
 impl AppState {
@@ -93,12 +103,19 @@ impl AppState {
             shelters: Default::default(),
             incidents: Default::default(),
             public: Default::default(),
+            limits: Default::default(),
+            shutdown: Default::default(),
+            proxies: Default::default(),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
+    // Installed before the first request, so the first scrape already has the series.
+    telemetry::recorder();
     let batch_limit = state.batch_limit;
+    let limits = state.limits.clone();
+    let proxies = state.proxies.clone();
     let maplibre = ServeDir::new(state.web_dir.join("node_modules/maplibre-gl/dist"));
     // MapLibre's PMTiles protocol, for the offline map (web/offline.js).
     let pmtiles = ServeDir::new(state.web_dir.join("node_modules/pmtiles/dist"));
@@ -112,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(health::health))
+        .route("/metrics", get(telemetry::metrics))
         .route("/api/layers", get(layers::list))
         .route("/api/locate", get(locate::locate_one))
         .route(
@@ -211,6 +229,15 @@ pub fn router(state: AppState) -> Router {
         .nest("/ogc", ogc::router())
         .nest("/open311/v2", open311::router())
         .fallback_service(web)
+        // Router::layer wraps each route after routing, so these see the route template.
+        // Inner to outer: limits (and the time limit), request metrics (so refusals count),
+        // the client address (which the limits key on).
+        .layer(axum::middleware::from_fn_with_state(limits, limits::guard))
+        .layer(axum::middleware::from_fn(telemetry::track))
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            client::forwarded,
+        ))
         .with_state(state)
         .layer(TraceLayer::new_for_http())
 }

@@ -20,11 +20,21 @@ pub async fn stream(
     State(state): State<AppState>,
     header_caller: Caller,
     RawQuery(query): RawQuery,
+    request: axum::http::request::Parts,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
     let caller = header_caller.or_query_key(&state, &params).await?;
     caller.require_staff()?;
     let cases = service(&state)?;
+    // At most `--sse-per-key` streams per key; the place is held while the stream runs.
+    let permit = match state
+        .limits
+        .open_stream(super::limits::caller_key(&request))
+    {
+        Ok(permit) => permit,
+        Err(refusal) => return Ok(refusal),
+    };
+    let stop = state.shutdown.wait();
     let changes = BroadcastStream::new(cases.subscribe());
     let ready = futures_util::stream::once(async {
         Ok::<Event, Infallible>(Event::default().event("ready").data("{}"))
@@ -58,7 +68,7 @@ pub async fn stream(
         futures_util::stream::select(events, alerts),
         futures_util::stream::select(futures_util::stream::select(shelters, field), incidents),
     );
-    Ok(Sse::new(ready.chain(merged))
+    Ok(Sse::new(permit.hold(ready.chain(merged), stop))
         .keep_alive(KeepAlive::default())
         .into_response())
 }

@@ -132,7 +132,19 @@ impl TileCache {
             tile,
         };
         match &self.cache {
-            Some(cache) => cache.get_with(key, || Arc::new(finish(render(layers, tile)))),
+            Some(cache) => {
+                let entry = cache
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(finish(render(layers, tile))));
+                if entry.is_fresh() {
+                    metrics::counter!("gridlink_tile_cache_misses_total").increment(1);
+                    metrics::counter!("gridlink_tile_rendered_bytes_total")
+                        .increment(entry.value().raw.len() as u64);
+                } else {
+                    metrics::counter!("gridlink_tile_cache_hits_total").increment(1);
+                }
+                entry.into_value()
+            }
             None => Arc::new(finish(render(layers, tile))),
         }
     }
@@ -144,5 +156,10 @@ impl TileCache {
 
     pub fn entries(&self) -> u64 {
         self.cache.as_ref().map_or(0, |c| c.entry_count())
+    }
+
+    /// The weight the cache holds (tile bytes with room for their gzip copy), for /metrics.
+    pub fn bytes(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| c.weighted_size())
     }
 }

@@ -314,6 +314,11 @@ impl EventStream {
         }
     }
 
+    /// The response body, to read to its end.
+    pub fn into_body(self) -> Body {
+        self.body
+    }
+
     /// The next frame's text; panics if none arrives within 5 s.
     pub async fn next_text(&mut self) -> String {
         use http_body_util::BodyExt;
