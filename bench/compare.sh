@@ -58,7 +58,8 @@ run_side() { # ROUND SIDE
   rm -rf "$CARGO_TARGET_DIR/criterion"
   for b in "${benches[@]}"; do
     echo "round $1, $2: $b"
-    (cd "$dir" && cargo bench --locked --bench "$b" -- --noplot 2>&1 | grep -E "time:" || true)
+    # criterion's lines, and the tables of the benches that print their own (tiles: per zoom).
+    (cd "$dir" && cargo bench --locked --bench "$b" -- --noplot 2>&1 | grep -E "time:|^ *[0-9]+ +[0-9]+ " || true)
   done
   rm -rf "$out/$1-$2"
   cp -a "$CARGO_TARGET_DIR/criterion" "$out/$1-$2"
@@ -92,6 +93,8 @@ EOF
 if [ "${INTAKE:-0}" = 1 ]; then
   for side in base this; do
     echo "intake, $side:"
-    GRIDLINK_BIN="$out/gridlink-$side" bench/intake.sh | sed -n '/== summary/,$p' || true
+    # From the side's own checkout: its server reads that checkout's data/ code tables.
+    dir="$here"; [ "$side" = base ] && dir="$base_dir"
+    (cd "$dir" && GRIDLINK_BIN="$out/gridlink-$side" bench/intake.sh | sed -n '/== summary/,$p') || true
   done
 fi
