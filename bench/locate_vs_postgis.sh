@@ -59,7 +59,7 @@ echo "gridlink:           ${gl} ms"
 
 echo "== gridlink: the same points through POST /api/locate/batch"
 port=18190
-"$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" >target/bench-serve.log 2>&1 &
+GRIDLINK_HEAVY_LIMIT=0 "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" >target/bench-serve.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
