@@ -24,9 +24,9 @@ use gridlink::field::live::{Latest, LiveIndex, Wanted};
 use gridlink::field::workers::Workers;
 use gridlink::spatial::GeometryRef;
 use gridlink::spatial::distance::{Planar, metres};
+use rand::{Rng, SeedableRng};
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
-use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
 mod common;

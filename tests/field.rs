@@ -507,7 +507,10 @@ async fn an_open_incidents_area_is_a_fence_until_the_incident_closes() {
             )),
         };
         assert!(f.field.put_fence(grown.clone(), "test").await.unwrap());
-        assert!(!f.field.put_fence(grown, "test").await.unwrap(), "unchanged");
+        assert!(
+            !f.field.put_fence(grown, "test").await.unwrap(),
+            "unchanged"
+        );
         f.post_ok(json!([fix(&v, -340, 121.4831, 30.9311)])).await;
         f.post_ok(json!([fix(&v, -320, 121.4832, 30.9311)])).await;
         assert_eq!(f.events_of(&fence).await.len(), 3, "{backend:?}");

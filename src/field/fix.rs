@@ -306,7 +306,10 @@ fn push_row(
         return;
     }
     let num = |slot: usize| {
-        match order[slot].and_then(|c| fields.get(c)).filter(|s| !s.is_empty()) {
+        match order[slot]
+            .and_then(|c| fields.get(c))
+            .filter(|s| !s.is_empty())
+        {
             None => RawNumber::Missing,
             // A number now saves its text's allocation and a second parse.
             Some(s) => s

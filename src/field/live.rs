@@ -399,7 +399,10 @@ mod tests {
 
     #[test]
     fn a_moved_worker_is_found_at_its_new_place_only() {
-        let mut index = LiveIndex::new(Some(Rect::new(Coord { x: 121.3, y: 30.8 }, Coord { x: 121.8, y: 31.0 })));
+        let mut index = LiveIndex::new(Some(Rect::new(
+            Coord { x: 121.3, y: 30.8 },
+            Coord { x: 121.8, y: 31.0 },
+        )));
         let workers = Workers::default();
         index.upsert(latest("a", 121.40, 30.90));
         index.upsert(latest("b", 121.50, 30.90));
@@ -429,7 +432,10 @@ mod tests {
             for n in 0..2_000 {
                 let (x, y) = match n % 10 {
                     0 => (rng.random_range(121.0..122.1), rng.random_range(30.5..31.3)),
-                    1..=3 => (rng.random_range(121.50..121.51), rng.random_range(30.90..30.91)),
+                    1..=3 => (
+                        rng.random_range(121.50..121.51),
+                        rng.random_range(30.90..30.91),
+                    ),
                     _ => (rng.random_range(121.3..121.8), rng.random_range(30.8..31.0)),
                 };
                 let mut l = latest(&format!("w{n}"), x, y);
@@ -468,7 +474,13 @@ mod tests {
             let want: Vec<&str> = all.iter().take(k).map(|e| e.1).collect();
             assert_eq!(got, want, "query {q} at {p:?}");
         }
-        let bbox = Rect::new(Coord { x: 121.45, y: 30.85 }, Coord { x: 121.6, y: 30.95 });
+        let bbox = Rect::new(
+            Coord {
+                x: 121.45,
+                y: 30.85,
+            },
+            Coord { x: 121.6, y: 30.95 },
+        );
         let mut got: Vec<&str> = index.in_box(bbox).map(|l| &*l.who).collect();
         got.sort();
         let mut want: Vec<&str> = index

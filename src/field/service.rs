@@ -524,11 +524,10 @@ impl FieldService {
                 let mut rejected = Vec::new();
                 for fix in &job.fixes {
                     // The worker's newest decided fix: earlier in this group, else committed.
-                    let state: Option<(i64, Coord<f64>, &[Arc<str>])> =
-                        match work.get(&fix.who) {
-                            Some(s) => Some((s.time, s.at, &s.inside[..])),
-                            None => live.get(&fix.who).map(|l| (l.time, l.at(), &l.inside[..])),
-                        };
+                    let state: Option<(i64, Coord<f64>, &[Arc<str>])> = match work.get(&fix.who) {
+                        Some(s) => Some((s.time, s.at, &s.inside[..])),
+                        None => live.get(&fix.who).map(|l| (l.time, l.at(), &l.inside[..])),
+                    };
                     let refuse = |reason: Reason, message: String| Rejection {
                         row: fix.row,
                         line: None,
@@ -566,11 +565,8 @@ impl FieldService {
                             continue;
                         }
                     }
-                    let (crossings, inside) = fences.step(
-                        state.map(|s| s.1),
-                        state.map_or(&[][..], |s| s.2),
-                        fix.at,
-                    );
+                    let (crossings, inside) =
+                        fences.step(state.map(|s| s.1), state.map_or(&[][..], |s| s.2), fix.at);
                     for (fence, kind) in crossings {
                         new_events.push(NewEvent {
                             worker: fix.who.clone(),
@@ -780,7 +776,10 @@ impl FieldService {
     /// anything changed.
     pub async fn put_fence(&self, fence: NewFence, actor: &str) -> Result<bool> {
         if fence.id.is_none() {
-            return Err(FieldError::invalid("id", "put_fence needs the caller's own id"));
+            return Err(FieldError::invalid(
+                "id",
+                "put_fence needs the caller's own id",
+            ));
         }
         let stored = self.checked_fence(fence)?;
         let wanted = posted_fence(&stored)?;
