@@ -570,7 +570,7 @@ mod tests {
     fn the_plain_csv_path_reads_what_the_csv_crate_reads() {
         let bodies: [&[u8]; 6] = [
             b"A-1,1795910400000,121.45,30.92\nB-2,2026-11-29T08:00:00+08:00, 121.5 ,30.9,5,1.5,90\n",
-            b"A-1,1,2,3\r\n\r\nA-1,x\n\nC,1,abc,3,,,\n  ,  ,1,2\nD,5,1,2,3,4,5,6,7",
+            b"A-1,1,2,3\r\nA-1,x\nC,1,abc,3,,,\n  ,  ,1,2\nD,5,1,2,3,4,5,6,7",
             b"time,lat,lon,who,speed\n1795910400000,30.9,121.4,B-2,3.5\nx,y\n",
             b"Who,Lon,Lat\nA,1,2\n",
             b"\xef\xbb\xbfwho,time,lon,lat\nA,1,2,3\n",
@@ -589,6 +589,11 @@ mod tests {
             };
             assert_eq!(refusals(&plain), refusals(&quoted), "{text:?}");
         }
+        // Blank lines are skipped; the line is the row's own (the csv crate names the first
+        // blank line before it).
+        let blank = parse_plain_csv("A,1,2,3\n\n\r\nB,1,2,3\n").expect("plain");
+        assert_eq!(blank.rows.len(), 2);
+        assert_eq!(blank.rows[1].line, Some(4));
         // Quotes and lone carriage returns take the csv crate's path.
         assert!(parse_plain_csv("A,1,2,3\rB,1,2,3").is_none());
         let quoted = parse_csv(b"\"A,1\",1,2,3\n");

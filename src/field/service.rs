@@ -121,6 +121,9 @@ struct Decided {
     events: Vec<FenceEvent>,
 }
 
+/// A worker's newest decided fix as the intake reads it: time, place, fences it is in.
+type Prior<'a> = (i64, Coord<f64>, &'a [Arc<str>]);
+
 #[derive(Debug, Clone)]
 struct State {
     time: i64,
@@ -524,7 +527,7 @@ impl FieldService {
                 let mut rejected = Vec::new();
                 for fix in &job.fixes {
                     // The worker's newest decided fix: earlier in this group, else committed.
-                    let state: Option<(i64, Coord<f64>, &[Arc<str>])> = match work.get(&fix.who) {
+                    let state: Option<Prior<'_>> = match work.get(&fix.who) {
                         Some(s) => Some((s.time, s.at, &s.inside[..])),
                         None => live.get(&fix.who).map(|l| (l.time, l.at(), &l.inside[..])),
                     };
