@@ -7,6 +7,7 @@ prints one line: RESULT fixes=… accepted=… seconds=… rate=… requests=…
 """
 import http.client
 import json
+import math
 import multiprocessing as mp
 import random
 import sys
@@ -25,27 +26,48 @@ def connect(url):
     return http.client.HTTPConnection(u.hostname, u.port, timeout=60)
 
 
+# Each worker walks a small circle (16 fixes a lap, 5 m apart, one a second of fix time), so
+# the request bodies are rendered once and only the time changes: the load generator shares
+# the machine's cores with the server and must cost little per fix.
+PHASES = 16
+STEP_M = 5.0
+
+
+def bodies(workers, batch, rng):
+    """For each batch of workers and each phase of the lap: the body split where the time goes."""
+    radius = STEP_M / (2 * math.sin(math.pi / PHASES))
+    per_lat = 111_320.0
+    per_lon = per_lat * math.cos(math.radians((SOUTH + NORTH) / 2))
+    centres = {w: (rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH)) for w in workers}
+    out = []
+    for i in range(0, len(workers), batch):
+        chunk = workers[i:i + batch]
+        phases = []
+        for k in range(PHASES):
+            a = 2 * math.pi * k / PHASES
+            lines = []
+            for w in chunk:
+                x, y = centres[w]
+                lines.append(f"{w},\0,{x + radius * math.cos(a) / per_lon:.7f},{y + radius * math.sin(a) / per_lat:.7f}")
+            phases.append(("\n".join(lines)).encode().split(b"\0"))
+        out.append((len(chunk), phases))
+    return out
+
+
 def loader(url, key, workers, seconds, batch, start_ms, seed, out):
     rng = random.Random(seed)
-    pos = {w: [rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH)] for w in workers}
+    rendered = bodies(list(workers), batch, rng)
     conn = connect(url)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv"}
     sent = accepted = requests = errors = events = 0
-    # Each round moves every worker of this process one step (5 m, 1 s later).
     rounds = 0
-    order = list(workers)
     deadline = time.time() + seconds
     while time.time() < deadline:
-        t = start_ms + rounds * 1000
+        t = str(start_ms + rounds * 1000).encode()
+        phase = rounds % PHASES
         rounds += 1
-        for i in range(0, len(order), batch):
-            lines = []
-            for w in order[i:i + batch]:
-                p = pos[w]
-                p[0] += rng.uniform(-5e-5, 5e-5)
-                p[1] += rng.uniform(-4e-5, 4e-5)
-                lines.append(f"{w},{t},{p[0]:.6f},{p[1]:.6f}")
-            body = "\n".join(lines).encode()
+        for count, phases in rendered:
+            body = t.join(phases[phase])
             try:
                 conn.request("POST", "/api/positions", body=body, headers=headers)
                 response = conn.getresponse()
@@ -60,7 +82,7 @@ def loader(url, key, workers, seconds, batch, start_ms, seed, out):
             except Exception:
                 errors += 1
                 conn = connect(url)
-            sent += len(lines)
+            sent += count
             if time.time() >= deadline:
                 break
     out.put((sent, accepted, requests, errors, events))
@@ -88,7 +110,7 @@ def main():
     url, key, workers_file, seconds, processes, batch, probe_worker = sys.argv[1:8]
     seconds, processes, batch = float(seconds), int(processes), int(batch)
     workers = [w for w in open(workers_file).read().split() if w and w != probe_worker]
-    start_ms = int(time.time() * 1000) - 3600_000
+    start_ms = int(time.time() * 1000) - 6 * 3600_000
     out = mp.Queue()
     chunks = [workers[i::processes] for i in range(processes)]
     procs = [mp.Process(target=loader, args=(url, key, chunk, seconds, batch, start_ms, n, out)) for n, chunk in enumerate(chunks)]

@@ -1,9 +1,13 @@
 //! Field positions in process, on one core: nearest workers and geofence evaluation.
 //!
 //! `cargo bench --bench field`.
-//! - `nearest 5 of 10,000 live workers`: [`LiveIndex::nearest`] at random points of the
-//!   district (target ≤ 5 µs). Baseline in the same run: a scan of every worker's distance and
-//!   a partial sort (what a list without an index does).
+//! - `nearest 5 of 10,000 live workers`: [`LiveIndex::nearest`] (a grid, rings of cells, the
+//!   best few on the stack) at random points of the district (target ≤ 5 µs). Baselines in
+//!   the same run: the R-tree it replaced (rstar's `nearest_neighbor_iter` with the same
+//!   filter, as `LiveIndex` did before), and a scan of every worker's distance with a partial
+//!   sort (what a list without an index does).
+//! - `move a worker`: [`LiveIndex::upsert`] of a worker 10 m on (per accepted fix in intake).
+//!   Baseline in the same run: the R-tree's remove and insert.
 //! - `fence step, 1,000 posted fences + beats + towns`: [`FenceSet::step`] for a worker
 //!   walking 10 m between fixes (the per-fix work of intake). Baseline in the same run: the
 //!   same containment tests against every fence, without the R-tree.
@@ -19,8 +23,10 @@ use gridlink::field::fences::{Fence, FenceSet, Origin};
 use gridlink::field::live::{Latest, LiveIndex, Wanted};
 use gridlink::field::workers::Workers;
 use gridlink::spatial::GeometryRef;
-use gridlink::spatial::distance::metres;
+use gridlink::spatial::distance::{Planar, metres};
 use rand::{Rng, SeedableRng};
+use rstar::RTree;
+use rstar::primitives::GeomWithData;
 use std::sync::Arc;
 
 mod common;
@@ -43,12 +49,15 @@ fn main() {
         x: rng.random_range(district.min().x..district.max().x),
         y: rng.random_range(district.min().y..district.max().y),
     };
-    let mut index = LiveIndex::new((district.min().y + district.max().y) / 2.0);
+    let mut index = LiveIndex::new(Some(district));
+    let plane = Planar::at_latitude((district.min().y + district.max().y) / 2.0);
+    let mut tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::new();
     let mut workers: Vec<(Arc<str>, Coord<f64>)> = Vec::new();
     for n in 0..10_000 {
         let p = random_point(&mut rng);
         let who: Arc<str> = format!("w{n}").into();
         workers.push((who.clone(), p));
+        tree.insert(GeomWithData::new(plane.project(p), n as u32));
         index.upsert(Latest {
             who,
             time: 0,
@@ -129,6 +138,25 @@ fn main() {
             )
         })
     });
+    let fresh = Wanted::default();
+    group.bench_function("before: R-tree nearest_neighbor_iter, 5 of 10,000", |b| {
+        b.iter(|| {
+            q = (q + 1) % queries.len();
+            let p = queries[q];
+            let found: Vec<(usize, f64)> = tree
+                .nearest_neighbor_iter(&plane.project(p))
+                .map(|e| e.data as usize)
+                // The old filter: the freshness test and a registry lookup per candidate.
+                .filter(|&i| {
+                    black_box(registry.get(&workers[i].0));
+                    fresh.fresh_since.is_none_or(|t| t <= 0)
+                })
+                .take(5)
+                .map(|i| (i, metres(p, workers[i].1)))
+                .collect();
+            black_box(found.len())
+        })
+    });
     group.bench_function("baseline: scan 10,000 and partial sort", |b| {
         b.iter(|| {
             q = (q + 1) % queries.len();
@@ -142,6 +170,36 @@ fn main() {
             d.truncate(5);
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
             black_box(d.len())
+        })
+    });
+    let mut moved = 0usize;
+    let mut positions: Vec<Coord<f64>> = workers.iter().map(|w| w.1).collect();
+    group.bench_function("move a worker 10 m (grid)", |b| {
+        b.iter(|| {
+            moved = (moved + 1) % workers.len();
+            let p = &mut positions[moved];
+            p.x += if moved % 2 == 0 { 1.0e-4 } else { -1.0e-4 };
+            index.upsert(Latest {
+                who: workers[moved].0.clone(),
+                time: 0,
+                lon: p.x,
+                lat: p.y,
+                accuracy: None,
+                speed: None,
+                heading: None,
+                inside: Vec::new(),
+            });
+        })
+    });
+    let mut tree_positions: Vec<Coord<f64>> = workers.iter().map(|w| w.1).collect();
+    group.bench_function("before: move a worker 10 m (R-tree remove + insert)", |b| {
+        b.iter(|| {
+            moved = (moved + 1) % workers.len();
+            let p = &mut tree_positions[moved];
+            let old = GeomWithData::new(plane.project(*p), moved as u32);
+            p.x += if moved % 2 == 0 { 1.0e-4 } else { -1.0e-4 };
+            tree.remove(&old);
+            tree.insert(GeomWithData::new(plane.project(*p), moved as u32));
         })
     });
     let name = format!("fence step, {total_fences} fences (1,000 posted + beats + towns)");

@@ -242,6 +242,8 @@ async fn serve(
         "shelter occupancy loaded"
     );
     state.cases = Some(cases.clone());
+    // Open incidents' areas are fences (enter/exit of teams and inspectors).
+    crate::http::incident_fences::follow(&state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let shutdown = state.shutdown.clone();

@@ -178,22 +178,166 @@ const REQUIRED: usize = 4;
 
 /// CSV `who,time,lon,lat[,accuracy,speed,heading]`. A first line naming a `who` column is a
 /// header, and its names decide the order.
+///
+/// What gateways send — UTF-8 without quotes — is split by hand (lines, then commas), with
+/// the coordinates parsed as numbers at once; anything else goes through the `csv` crate.
+/// Both give the same rows, line numbers and refusals (a test holds them to it).
 pub fn parse_csv(body: &[u8]) -> Parsed {
+    match std::str::from_utf8(body) {
+        Ok(text) if !body.contains(&b'"') => {
+            parse_plain_csv(text).unwrap_or_else(|| parse_quoted_csv(body))
+        }
+        _ => parse_quoted_csv(body),
+    }
+}
+
+/// The column of each slot of [`COLUMNS`] by a header line, or the refusal of a header
+/// without a required column. `None` when the line is not a header.
+fn header_order<'a>(
+    fields: impl Iterator<Item = &'a str>,
+    line: Option<u64>,
+) -> Option<Result<[Option<usize>; 7], Rejection>> {
+    let names: Vec<String> = fields
+        .map(|f| f.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    if !names.iter().any(|n| n == "who") {
+        return None;
+    }
+    let mut order = [None; 7];
+    for (slot, column) in COLUMNS.iter().enumerate() {
+        order[slot] = names.iter().position(|n| n == column);
+        if slot < REQUIRED && order[slot].is_none() {
+            return Some(Err(Rejection {
+                row: 0,
+                line,
+                who: None,
+                reason: Reason::BadRow,
+                message: format!(
+                    "the header has no column {column:?} (who,time,lon,lat[,accuracy,speed,heading]); no row can be read"
+                ),
+            }));
+        }
+    }
+    Some(Ok(order))
+}
+
+const PLAIN_ORDER: [Option<usize>; 7] = [
+    Some(0),
+    Some(1),
+    Some(2),
+    Some(3),
+    Some(4),
+    Some(5),
+    Some(6),
+];
+
+/// `None` when the text needs the `csv` crate after all (a carriage return not before a line
+/// feed).
+fn parse_plain_csv(text: &str) -> Option<Parsed> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = Parsed {
+        rows: Vec::with_capacity(text.len() / 40),
+        refused: Vec::new(),
+    };
+    let mut order = PLAIN_ORDER;
+    let mut first = true;
+    let mut row = 0;
+    let mut fields: smallvec::SmallVec<[&str; 8]> = smallvec::SmallVec::new();
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.contains('\r') {
+            return None;
+        }
+        // Empty lines are skipped, as the csv crate does.
+        if line.is_empty() {
+            continue;
+        }
+        let line_no = Some(n as u64 + 1);
+        fields.clear();
+        fields.extend(line.split(',').map(str::trim));
+        if first {
+            first = false;
+            match header_order(fields.iter().copied(), line_no) {
+                Some(Ok(o)) => {
+                    order = o;
+                    continue;
+                }
+                Some(Err(refusal)) => {
+                    out.refused.push(refusal);
+                    return Some(out);
+                }
+                None => {}
+            }
+        }
+        row += 1;
+        push_row(&mut out, &order, &fields, row, line_no);
+    }
+    Some(out)
+}
+
+/// One row of fields, by `order`: a refusal when a required column is missing.
+fn push_row(
+    out: &mut Parsed,
+    order: &[Option<usize>; 7],
+    fields: &[&str],
+    row: usize,
+    line: Option<u64>,
+) {
+    let field = |slot: usize| {
+        order[slot]
+            .and_then(|c| fields.get(c))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string())
+    };
+    if order[..REQUIRED]
+        .iter()
+        .any(|c| c.is_none_or(|c| c >= fields.len()))
+    {
+        out.refused.push(Rejection {
+            row,
+            line,
+            who: field(0),
+            reason: Reason::BadRow,
+            message: format!(
+                "expected at least 4 fields who,time,lon,lat, got {}",
+                fields.len()
+            ),
+        });
+        return;
+    }
+    let num = |slot: usize| {
+        match order[slot]
+            .and_then(|c| fields.get(c))
+            .filter(|s| !s.is_empty())
+        {
+            None => RawNumber::Missing,
+            // A number now saves its text's allocation and a second parse.
+            Some(s) => s
+                .parse::<f64>()
+                .map_or_else(|_| RawNumber::Text(s.to_string()), RawNumber::Number),
+        }
+    };
+    out.rows.push(RawFix {
+        row,
+        line,
+        who: field(0),
+        time: field(1),
+        lon: num(2),
+        lat: num(3),
+        accuracy: num(4),
+        speed: num(5),
+        heading: num(6),
+    });
+}
+
+fn parse_quoted_csv(body: &[u8]) -> Parsed {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(body);
     let mut out = Parsed::default();
-    let mut order: [Option<usize>; 7] = [
-        Some(0),
-        Some(1),
-        Some(2),
-        Some(3),
-        Some(4),
-        Some(5),
-        Some(6),
-    ];
+    let mut order = PLAIN_ORDER;
     let mut first = true;
     let mut row = 0;
     for record in reader.records() {
@@ -215,64 +359,21 @@ pub fn parse_csv(body: &[u8]) -> Parsed {
         let line = record.position().map(|p| p.line());
         if first {
             first = false;
-            let names: Vec<String> = record
-                .iter()
-                .map(|f| f.trim_start_matches('\u{feff}').to_ascii_lowercase())
-                .collect();
-            if names.iter().any(|n| n == "who") {
-                for (slot, column) in COLUMNS.iter().enumerate() {
-                    order[slot] = names.iter().position(|n| n == column);
-                    if slot < REQUIRED && order[slot].is_none() {
-                        out.refused.push(Rejection {
-                            row: 0,
-                            line,
-                            who: None,
-                            reason: Reason::BadRow,
-                            message: format!(
-                                "the header has no column {column:?} (who,time,lon,lat[,accuracy,speed,heading]); no row can be read"
-                            ),
-                        });
-                        return out;
-                    }
+            match header_order(record.iter(), line) {
+                Some(Ok(o)) => {
+                    order = o;
+                    continue;
                 }
-                continue;
+                Some(Err(refusal)) => {
+                    out.refused.push(refusal);
+                    return out;
+                }
+                None => {}
             }
         }
         row += 1;
-        let field = |slot: usize| {
-            order[slot]
-                .and_then(|c| record.get(c))
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        if order[..REQUIRED]
-            .iter()
-            .any(|c| c.is_none_or(|c| c >= record.len()))
-        {
-            out.refused.push(Rejection {
-                row,
-                line,
-                who: field(0),
-                reason: Reason::BadRow,
-                message: format!(
-                    "expected at least 4 fields who,time,lon,lat, got {}",
-                    record.len()
-                ),
-            });
-            continue;
-        }
-        let num = |slot: usize| field(slot).map_or(RawNumber::Missing, RawNumber::Text);
-        out.rows.push(RawFix {
-            row,
-            line,
-            who: field(0),
-            time: field(1),
-            lon: num(2),
-            lat: num(3),
-            accuracy: num(4),
-            speed: num(5),
-            heading: num(6),
-        });
+        let fields: smallvec::SmallVec<[&str; 8]> = record.iter().collect();
+        push_row(&mut out, &order, &fields, row, line);
     }
     out
 }
@@ -436,8 +537,8 @@ mod tests {
         assert_eq!(headed.rows.len(), 1, "{:?}", headed.refused);
         let r = &headed.rows[0];
         assert_eq!(r.who.as_deref(), Some("B-2"));
-        assert_eq!(r.lon, RawNumber::Text("121.4".into()));
-        assert_eq!(r.speed, RawNumber::Text("3.5".into()));
+        assert_eq!(r.lon, RawNumber::Number(121.4));
+        assert_eq!(r.speed, RawNumber::Number(3.5));
         assert_eq!(r.heading, RawNumber::Missing);
     }
 
@@ -463,5 +564,39 @@ mod tests {
         );
         assert_eq!(parse_time("1795910400000"), Some(1_795_910_400_000));
         assert_eq!(parse_time("2026-11-29T08:00:00"), None);
+    }
+
+    #[test]
+    fn the_plain_csv_path_reads_what_the_csv_crate_reads() {
+        let bodies: [&[u8]; 6] = [
+            b"A-1,1795910400000,121.45,30.92\nB-2,2026-11-29T08:00:00+08:00, 121.5 ,30.9,5,1.5,90\n",
+            b"A-1,1,2,3\r\nA-1,x\nC,1,abc,3,,,\n  ,  ,1,2\nD,5,1,2,3,4,5,6,7",
+            b"time,lat,lon,who,speed\n1795910400000,30.9,121.4,B-2,3.5\nx,y\n",
+            b"Who,Lon,Lat\nA,1,2\n",
+            b"\xef\xbb\xbfwho,time,lon,lat\nA,1,2,3\n",
+            b"   \nA,1,2,3\n   \n",
+        ];
+        for body in bodies {
+            let text = std::str::from_utf8(body).unwrap();
+            let plain = parse_plain_csv(text).expect("plain");
+            let quoted = parse_quoted_csv(body);
+            assert_eq!(plain.rows, quoted.rows, "{text:?}");
+            let refusals = |p: &Parsed| -> Vec<(usize, Option<u64>, Option<String>, Reason)> {
+                p.refused
+                    .iter()
+                    .map(|r| (r.row, r.line, r.who.clone(), r.reason))
+                    .collect()
+            };
+            assert_eq!(refusals(&plain), refusals(&quoted), "{text:?}");
+        }
+        // Blank lines are skipped; the line is the row's own (the csv crate names the first
+        // blank line before it).
+        let blank = parse_plain_csv("A,1,2,3\n\n\r\nB,1,2,3\n").expect("plain");
+        assert_eq!(blank.rows.len(), 2);
+        assert_eq!(blank.rows[1].line, Some(4));
+        // Quotes and lone carriage returns take the csv crate's path.
+        assert!(parse_plain_csv("A,1,2,3\rB,1,2,3").is_none());
+        let quoted = parse_csv(b"\"A,1\",1,2,3\n");
+        assert_eq!(quoted.rows[0].who.as_deref(), Some("A,1"));
     }
 }

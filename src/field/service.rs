@@ -42,6 +42,8 @@ pub const CHANNEL: &str = "gridlink_field";
 pub const MAX_ROWS: usize = 100_000;
 /// Most requests decided and committed as one group.
 const MAX_GROUP: usize = 256;
+/// A group takes no further request once it holds this many fixes (see `write_loop`).
+const MAX_GROUP_FIXES: usize = 8_192;
 /// How often the moved workers go out on the stream (one `positions` event with each moved
 /// worker's newest fix): a live map needs no more, and a stream of every group would cost
 /// more than the intake at 100,000 fixes a second.
@@ -118,6 +120,9 @@ struct Decided {
     rejected: Vec<Rejection>,
     events: Vec<FenceEvent>,
 }
+
+/// A worker's newest decided fix as the intake reads it: time, place, fences it is in.
+type Prior<'a> = (i64, Coord<f64>, &'a [Arc<str>]);
 
 #[derive(Debug, Clone)]
 struct State {
@@ -234,8 +239,7 @@ impl FieldService {
         let mut all = layer_fences(&snapshot, &config.fence_roles);
         all.extend(posted.iter().cloned());
         let set = Arc::new(FenceSet::new(all));
-        let lat = district_box(&snapshot).map_or(31.0, |r| (r.min().y + r.max().y) / 2.0);
-        let mut live = LiveIndex::new(lat);
+        let mut live = LiveIndex::new(district_box(&snapshot));
         for fix in store::latest(&db).await? {
             let at = Coord {
                 x: fix.lon,
@@ -480,10 +484,24 @@ impl FieldService {
         }
     }
 
+    /// Takes whatever is queued as one group, up to [`MAX_GROUP`] requests or
+    /// [`MAX_GROUP_FIXES`] fixes: a group is one commit (one fsync), and its size bounds how
+    /// long a fix waits behind the group ahead of it (the fence event's latency).
     async fn write_loop(self, mut incoming: mpsc::Receiver<Job>) {
-        let mut jobs: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-        while incoming.recv_many(&mut jobs, MAX_GROUP).await > 0 {
-            self.commit_group(std::mem::take(&mut jobs)).await;
+        while let Some(first) = incoming.recv().await {
+            let mut fixes = first.fixes.len();
+            let mut jobs = Vec::with_capacity(16);
+            jobs.push(first);
+            while jobs.len() < MAX_GROUP && fixes < MAX_GROUP_FIXES {
+                match incoming.try_recv() {
+                    Ok(job) => {
+                        fixes += job.fixes.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(jobs).await;
         }
     }
 
@@ -508,13 +526,11 @@ impl FieldService {
                 let mut count = 0;
                 let mut rejected = Vec::new();
                 for fix in &job.fixes {
-                    let state = work.get(&fix.who).cloned().or_else(|| {
-                        live.get(&fix.who).map(|l| State {
-                            time: l.time,
-                            at: l.at(),
-                            inside: l.inside.clone(),
-                        })
-                    });
+                    // The worker's newest decided fix: earlier in this group, else committed.
+                    let state: Option<Prior<'_>> = match work.get(&fix.who) {
+                        Some(s) => Some((s.time, s.at, &s.inside[..])),
+                        None => live.get(&fix.who).map(|l| (l.time, l.at(), &l.inside[..])),
+                    };
                     let refuse = |reason: Reason, message: String| Rejection {
                         row: fix.row,
                         line: None,
@@ -522,8 +538,8 @@ impl FieldService {
                         reason,
                         message,
                     };
-                    if let Some(s) = &state {
-                        if fix.time == s.time {
+                    if let Some(&(s_time, s_at, _)) = state.as_ref() {
+                        if fix.time == s_time {
                             rejected.push(refuse(
                                 Reason::Duplicate,
                                 format!(
@@ -534,29 +550,26 @@ impl FieldService {
                             ));
                             continue;
                         }
-                        if fix.time < s.time {
+                        if fix.time < s_time {
                             rejected.push(refuse(
                                 Reason::OutOfOrder,
                                 format!(
                                     "time goes backwards: {} has a newer fix at {}",
                                     fix.who,
-                                    crate::cases::clock::rfc3339(s.time)
+                                    crate::cases::clock::rfc3339(s_time)
                                 ),
                             ));
                             continue;
                         }
-                        let m = metres(s.at, fix.at);
-                        let speed = m / ((fix.time - s.time) as f64 / 1000.0);
+                        let m = metres(s_at, fix.at);
+                        let speed = m / ((fix.time - s_time) as f64 / 1000.0);
                         if speed > max_speed {
-                            rejected.push(refuse(Reason::TooFast, format!("{:.0} m in {:.1} s from the previous fix is {:.0} km/h, above {:.0} km/h: a GPS jump", m, (fix.time - s.time) as f64 / 1000.0, speed * 3.6, max_speed * 3.6)));
+                            rejected.push(refuse(Reason::TooFast, format!("{:.0} m in {:.1} s from the previous fix is {:.0} km/h, above {:.0} km/h: a GPS jump", m, (fix.time - s_time) as f64 / 1000.0, speed * 3.6, max_speed * 3.6)));
                             continue;
                         }
                     }
-                    let (crossings, inside) = fences.step(
-                        state.as_ref().map(|s| s.at),
-                        state.as_ref().map_or(&[][..], |s| &s.inside[..]),
-                        fix.at,
-                    );
+                    let (crossings, inside) =
+                        fences.step(state.map(|s| s.1), state.map_or(&[][..], |s| s.2), fix.at);
                     for (fence, kind) in crossings {
                         new_events.push(NewEvent {
                             worker: fix.who.clone(),
@@ -746,6 +759,69 @@ impl FieldService {
     /// Adds a fence (a dispatcher's polygon, or another room's area such as an incident's):
     /// a valid polygon no larger than the district. Returns it as stored.
     pub async fn add_fence(&self, fence: NewFence, actor: &str) -> Result<Fence> {
+        let stored = self.checked_fence(fence)?;
+        if self.fences().get(&stored.id).is_some() {
+            return Err(FieldError::FenceExists(stored.id));
+        }
+        if !store::insert_fence(&self.inner.db, &stored, actor, self.inner.clock.now()).await? {
+            return Err(FieldError::FenceExists(stored.id));
+        }
+        let fence = posted_fence(&stored)?;
+        self.replace_posted(fence.clone());
+        Ok(fence)
+    }
+
+    /// Sets another room's area as a fence under the room's own id (an incident's area as
+    /// `incident/42`): added when new, its shape and name replaced when they changed, left
+    /// alone when not (so following every change of the other room costs nothing). Workers
+    /// inside the old shape but not the new one get an exit on their next fix, as for any
+    /// fence they leave. Idempotent across servers sharing the database. Returns whether
+    /// anything changed.
+    pub async fn put_fence(&self, fence: NewFence, actor: &str) -> Result<bool> {
+        if fence.id.is_none() {
+            return Err(FieldError::invalid(
+                "id",
+                "put_fence needs the caller's own id",
+            ));
+        }
+        let stored = self.checked_fence(fence)?;
+        let wanted = posted_fence(&stored)?;
+        let unchanged = self.inner.posted.read().is_ok_and(|posted| {
+            posted.iter().any(|f| {
+                f.id == wanted.id
+                    && f.name == wanted.name
+                    && f.kind == wanted.kind
+                    && f.shape == wanted.shape
+            })
+        });
+        if unchanged {
+            return Ok(false);
+        }
+        store::upsert_fence(&self.inner.db, &stored, actor, self.inner.clock.now()).await?;
+        self.replace_posted(wanted);
+        Ok(true)
+    }
+
+    /// The posted fences (not the layers').
+    pub fn posted_fences(&self) -> Vec<Fence> {
+        self.inner
+            .posted
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    fn replace_posted(&self, fence: Fence) {
+        if let Ok(mut posted) = self.inner.posted.write() {
+            posted.retain(|f| f.id != fence.id);
+            posted.push(fence);
+        }
+        self.rebuild_fences();
+    }
+
+    /// The checks every posted fence passes: a valid polygon, not a slip, no larger than the
+    /// district, a name, a kind and an id of sensible length.
+    fn checked_fence(&self, fence: NewFence) -> Result<StoredFence> {
         let accepted = crate::spatial::validate::geometry(
             crate::catalog::GeometryKind::Polygon,
             fence.geometry,
@@ -807,39 +883,34 @@ impl FieldService {
             Some(id) => id,
             None => format!("fence-{}", hex::encode(rand::random::<[u8; 6]>())),
         };
-        if self.fences().get(&id).is_some() {
-            return Err(FieldError::FenceExists(id));
-        }
         let geometry = serde_json::to_string(&geojson::Geometry::new(geojson::Value::from(
-            &geo::Geometry::MultiPolygon(shape.clone()),
+            &geo::Geometry::MultiPolygon(shape),
         )))
         .map_err(|e| FieldError::Corrupt(e.to_string()))?;
-        let stored = StoredFence {
-            id: id.clone(),
+        Ok(StoredFence {
+            id,
             name,
             kind,
             geometry,
-        };
-        if !store::insert_fence(&self.inner.db, &stored, actor, self.inner.clock.now()).await? {
-            return Err(FieldError::FenceExists(id));
-        }
-        let fence = posted_fence(&stored)?;
-        if let Ok(mut posted) = self.inner.posted.write() {
-            posted.push(fence.clone());
-        }
-        self.rebuild_fences();
-        Ok(fence)
+        })
     }
 
     /// Removes a posted fence (layer fences follow their layers).
+    /// A fence another server sharing the database removed first still leaves this one.
     pub async fn remove_fence(&self, id: &str) -> Result<()> {
-        if !store::remove_fence(&self.inner.db, id, self.inner.clock.now()).await? {
+        let stored = store::remove_fence(&self.inner.db, id, self.inner.clock.now()).await?;
+        let mut held = false;
+        if let Ok(mut posted) = self.inner.posted.write() {
+            let before = posted.len();
+            posted.retain(|f| &*f.id != id);
+            held = posted.len() != before;
+        }
+        if held {
+            self.rebuild_fences();
+        }
+        if !stored && !held {
             return Err(FieldError::UnknownFence(id.to_string()));
         }
-        if let Ok(mut posted) = self.inner.posted.write() {
-            posted.retain(|f| &*f.id != id);
-        }
-        self.rebuild_fences();
         Ok(())
     }
 

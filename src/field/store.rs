@@ -295,6 +295,24 @@ pub async fn insert_fence(db: &Db, fence: &StoredFence, actor: &str, now: i64) -
     })
 }
 
+/// Adds a fence or replaces its name, kind and shape (and brings a removed one back): another
+/// room's area under the room's own id, which may change and may be set by several servers.
+pub async fn upsert_fence(db: &Db, fence: &StoredFence, actor: &str, now: i64) -> Result<()> {
+    const TEXT: &str = "INSERT INTO fences (id, name, kind, geometry, created_at, actor) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, geometry = excluded.geometry, removed_at = NULL";
+    on_db!(db, |pool, q| {
+        sqlx::query(&q(TEXT))
+            .bind(&fence.id)
+            .bind(&fence.name)
+            .bind(&fence.kind)
+            .bind(&fence.geometry)
+            .bind(now)
+            .bind(actor)
+            .execute(pool)
+            .await?;
+        Ok(())
+    })
+}
+
 pub async fn remove_fence(db: &Db, id: &str, now: i64) -> Result<bool> {
     const TEXT: &str = "UPDATE fences SET removed_at = ? WHERE id = ? AND removed_at IS NULL";
     on_db!(db, |pool, q| {

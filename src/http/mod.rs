@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod field;
 mod hazmat;
 mod health;
+pub mod incident_fences;
 pub mod incident_report;
 pub mod incidents;
 mod layers;

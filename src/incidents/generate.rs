@@ -41,7 +41,7 @@ pub fn town_of(store: &LayerStore, p: Coord<f64>) -> Option<String> {
 
 /// The polygons of an incident's area (a drawn polygon, a leak's zones), for "outside the
 /// hazard zone".
-fn area_polygons(incident: &Incident) -> Option<geo::MultiPolygon<f64>> {
+pub fn area_polygons(incident: &Incident) -> Option<geo::MultiPolygon<f64>> {
     fn collect(g: geo::Geometry<f64>, out: &mut Vec<geo::Polygon<f64>>) {
         match g {
             geo::Geometry::Polygon(p) => out.push(p),

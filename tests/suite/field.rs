@@ -427,6 +427,119 @@ async fn enter_exit_and_cross_are_raised_exactly_once_per_crossing_on_scripted_t
     }
 }
 
+/// Waits (at most 10 s) until the posted fence `id` is there (`true`) or gone (`false`).
+async fn fence_becomes(f: &Field, id: &str, present: bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = f.get("/api/fences?origin=posted").await;
+        let found = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|feature| feature["id"] == id);
+        if found == present {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fence {id} never became present={present}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_open_incidents_area_is_a_fence_until_the_incident_closes() {
+    const U: [f64; 4] = [121.4800, 30.9300, 121.4820, 30.9320];
+    for backend in BACKENDS {
+        let f = field_app(backend).await;
+        gridlink::http::incident_fences::follow(&f.app.state);
+        let (status, body) = f
+            .app
+            .call(
+                "POST",
+                "/api/incidents",
+                Some(&f.app.keys.dispatcher),
+                Some(json!({"plan": "flood", "level": "III", "lon": 121.4810, "lat": 30.9310, "title": "积水围栏", "area": square(U)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{backend:?}: {body}");
+        let id = body["incident"]["id"].as_i64().unwrap();
+        let fence = format!("incident/{id}");
+        fence_becomes(&f, &fence, true).await;
+        let listed = f.get("/api/fences?kind=incident").await;
+        let feature = listed["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == fence.as_str())
+            .cloned()
+            .unwrap();
+        assert_eq!(feature["properties"]["name"], "积水围栏", "{feature}");
+        // A team drives in and out: one enter, one exit.
+        let v = vehicle(&f.field, 1);
+        f.post_ok(json!([
+            fix(&v, -400, 121.4790, 30.9310),
+            fix(&v, -380, 121.4810, 30.9310),
+            fix(&v, -360, 121.4830, 30.9310),
+        ]))
+        .await;
+        assert_eq!(
+            f.events_of(&fence).await,
+            vec![(v.clone(), "enter".into()), (v.clone(), "exit".into())],
+            "{backend:?}"
+        );
+        // The area grows over the team (what the follower does when an incident's area
+        // changes): the team's next fix is an enter, once.
+        let grown = gridlink::field::NewFence {
+            id: Some(fence.clone()),
+            name: "积水围栏".into(),
+            kind: "incident".into(),
+            geometry: geo::Geometry::Polygon(geo::Polygon::new(
+                geo::LineString::from(vec![
+                    (U[0], U[1]),
+                    (U[2] + 0.0025, U[1]),
+                    (U[2] + 0.0025, U[3]),
+                    (U[0], U[3]),
+                    (U[0], U[1]),
+                ]),
+                vec![],
+            )),
+        };
+        assert!(f.field.put_fence(grown.clone(), "test").await.unwrap());
+        assert!(
+            !f.field.put_fence(grown, "test").await.unwrap(),
+            "unchanged"
+        );
+        f.post_ok(json!([fix(&v, -340, 121.4831, 30.9311)])).await;
+        f.post_ok(json!([fix(&v, -320, 121.4832, 30.9311)])).await;
+        assert_eq!(f.events_of(&fence).await.len(), 3, "{backend:?}");
+        assert_eq!(f.events_of(&fence).await[2], (v.clone(), "enter".into()));
+        // Closed: the fence goes, and nothing more is raised for it.
+        let (status, body) = f
+            .app
+            .call(
+                "POST",
+                &format!("/api/incidents/{id}/actions"),
+                Some(&f.app.keys.dispatcher),
+                Some(json!({"action": "close", "reason": "积水已退"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}: {body}");
+        fence_becomes(&f, &fence, false).await;
+        f.post_ok(json!([fix(&v, -300, 121.4790, 30.9311)])).await;
+        assert_eq!(f.events_of(&fence).await.len(), 3, "{backend:?}");
+        // A new follower (a restart) catches up: no fence for the closed incident.
+        gridlink::http::incident_fences::catch_up(
+            &f.field,
+            &f.app.state.incidents,
+            &f.app.service.db,
+        )
+        .await;
+        fence_becomes(&f, &fence, false).await;
+    }
+}
+
 #[tokio::test]
 async fn fences_that_are_invalid_or_larger_than_the_district_are_refused() {
     let f = field_app(Backend::Sqlite).await;
