@@ -123,8 +123,9 @@ impl Limits {
 
     /// A place on the event stream for `key`, or `429 too_many_streams` when the key already
     /// holds as many as allowed. The place is given back when the permit is dropped (the
-    /// stream ends or its client goes away).
-    pub fn open_stream(&self, key: String) -> Result<StreamPermit, Response> {
+    /// stream ends or its client goes away). The refusal is boxed: a `Response` is large and
+    /// the place is taken on every stream.
+    pub fn open_stream(&self, key: String) -> Result<StreamPermit, Box<Response>> {
         let mut streams = self
             .inner
             .streams
@@ -134,11 +135,11 @@ impl Limits {
         if let Some(cap) = self.inner.settings.streams_per_key {
             if *open >= cap {
                 metrics::counter!("gridlink_rate_limited_total", "limit" => "streams").increment(1);
-                return Err(too_many(
+                return Err(Box::new(too_many(
                     "too_many_streams",
                     format!("this key already holds {cap} open event streams; close one first"),
                     Duration::from_secs(5),
-                ));
+                )));
             }
         }
         *open += 1;

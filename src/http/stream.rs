@@ -32,7 +32,7 @@ pub async fn stream(
         .open_stream(super::limits::caller_key(&request))
     {
         Ok(permit) => permit,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return Ok(*refusal),
     };
     let stop = state.shutdown.wait();
     let changes = BroadcastStream::new(cases.subscribe());

@@ -3,7 +3,7 @@
 //! streams per key, the request time limit, trusted proxies — on SQLite and PostgreSQL — and the
 //! real binary stopped with SIGTERM: an acknowledged report survives, streams close, exit 0.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
