@@ -37,3 +37,8 @@ UPDATE case_events e SET since = (
     ORDER BY f.id DESC LIMIT 1)
 WHERE e.action = 'dispatch';
 ALTER TABLE case_events ENABLE TRIGGER case_events_no_change;
+
+-- A queue's open cases (the web's default list, `queue=…&status=…`): counted from this index
+-- alone instead of visiting every case of the queue (network bench, SQLite debug build on the
+-- loaded 2-core machine: p99 163 ms for the open page of a 7,700-case queue, 7 in 8 closed).
+CREATE INDEX cases_queue_status ON cases (queue, status, id);

@@ -47,3 +47,8 @@ CREATE INDEX case_events_unit_tally ON case_events
 CREATE INDEX case_events_town_tally ON case_events
     (action, case_town, at, since, reached, satisfied, to_status)
     WHERE case_town IS NOT NULL;
+
+-- A queue's open cases (the web's default list, `queue=…&status=…`): counted from this index
+-- alone instead of visiting every case of the queue (network bench, SQLite debug build on the
+-- loaded 2-core machine: p99 163 ms for the open page of a 7,700-case queue, 7 in 8 closed).
+CREATE INDEX cases_queue_status ON cases (queue, status, id);
