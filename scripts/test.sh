@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+# The library's unit tests, the binary's, and the integration tests (one binary: tests/suite/).
+# The criterion benches are not run here: clippy --all-targets above compiles them, and
+# bench/compare.sh or `cargo bench` runs them; run as tests they only repeat the suite's work.
+cargo test --locked --lib --bins --tests
 node tests/browser/map.test.mjs
 node tests/browser/phone.test.mjs
 node tests/browser/public.test.mjs

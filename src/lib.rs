@@ -3,7 +3,7 @@
 //! # The house
 //!
 //! Each top-level module is a room; the rooms stand on floors, and a room uses only rooms on
-//! the floors below it (never one beside it or above it). `tests/layering.rs` holds the same
+//! the floors below it (never one beside it or above it). `tests/suite/layering.rs` holds the same
 //! table and fails when an import runs up or across.
 //!
 //! ```text
