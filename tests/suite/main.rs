@@ -25,6 +25,7 @@ mod network;
 mod ogc_api;
 mod ogc_crs;
 mod open311;
+mod ops;
 mod photos;
 mod place;
 mod plans_and_responders;
