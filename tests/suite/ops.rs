@@ -407,8 +407,9 @@ async fn anonymous_reports_and_heavy_calls_are_rate_limited() {
             heavy: Rate::new(1, 1),
             ..Default::default()
         });
-        app.state.proxies =
-            gridlink::http::client::TrustedProxies::new(vec!["127.0.0.1".parse().unwrap()]);
+        app.state.proxies = gridlink::http::client::TrustedProxies::new(vec![
+            gridlink::http::client::TrustedProxies::parse_net("127.0.0.1").unwrap(),
+        ]);
         let report = || Body::from(report_body().to_string());
         let a = "198.51.100.1";
         for _ in 0..2 {
