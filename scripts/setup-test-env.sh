@@ -3,7 +3,7 @@
 #  - the build's Debian packages (GDAL, PROJ, SQLite, libclang: scripts/build-deps.sh);
 #  - GDAL's ogrinfo (Debian gdal-bin) reads the OGC API in a client test;
 #  - the Prometheus client's text parser (Debian python3-prometheus-client) checks /metrics
-#    in tests/ops.rs, independently of the code that writes it;
+#    in tests/suite/ops.rs, independently of the code that writes it;
 #  - PostgreSQL with PostGIS (postgresql-15-postgis-3) on 127.0.0.1:5432, database `test`;
 #  - Chromium (Debian's, never a downloaded one) and a CJK font for the browser test, and the
 #    web map's npm packages (MapLibre GL JS, playwright-core).

@@ -1,6 +1,6 @@
 """Reads a Prometheus text exposition on stdin and prints its samples as JSON lines.
 
-tests/ops.rs scrapes /metrics through the real router and checks it with this: the official
+tests/suite/ops.rs scrapes /metrics through the real router and checks it with this: the official
 Python client's parser (Debian's python3-prometheus-client, installed by
 scripts/setup-test-env.sh), independent of the Rust code that wrote the text. A line the
 parser refuses fails the script, and so the test.

@@ -132,15 +132,15 @@ impl Limits {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let open = streams.entry(key.clone()).or_insert(0);
-        if let Some(cap) = self.inner.settings.streams_per_key {
-            if *open >= cap {
-                metrics::counter!("gridlink_rate_limited_total", "limit" => "streams").increment(1);
-                return Err(Box::new(too_many(
-                    "too_many_streams",
-                    format!("this key already holds {cap} open event streams; close one first"),
-                    Duration::from_secs(5),
-                )));
-            }
+        if let Some(cap) = self.inner.settings.streams_per_key
+            && *open >= cap
+        {
+            metrics::counter!("gridlink_rate_limited_total", "limit" => "streams").increment(1);
+            return Err(Box::new(too_many(
+                "too_many_streams",
+                format!("this key already holds {cap} open event streams; close one first"),
+                Duration::from_secs(5),
+            )));
         }
         *open += 1;
         metrics::gauge!("gridlink_sse_subscribers").increment(1.0);
@@ -247,30 +247,28 @@ pub fn too_many(code: &'static str, message: String, wait: Duration) -> Response
 pub async fn guard(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let inner = &limits.inner;
     let (parts, body) = request.into_parts();
-    if let Some(limiter) = &inner.reports {
-        if is_anonymous(&parts) && is_route(&parts, &REPORT_ROUTES) {
-            let key = address_key(parts.extensions.get::<ClientAddr>());
-            if let Err(wait) = check(limiter, key) {
-                metrics::counter!("gridlink_rate_limited_total", "limit" => "reports").increment(1);
-                return too_many(
-                    "rate_limited",
-                    "too many reports from this address; try again later".into(),
-                    wait,
-                );
-            }
-        }
+    if let Some(limiter) = &inner.reports
+        && is_anonymous(&parts)
+        && is_route(&parts, &REPORT_ROUTES)
+        && let Err(wait) = check(limiter, address_key(parts.extensions.get::<ClientAddr>()))
+    {
+        metrics::counter!("gridlink_rate_limited_total", "limit" => "reports").increment(1);
+        return too_many(
+            "rate_limited",
+            "too many reports from this address; try again later".into(),
+            wait,
+        );
     }
-    if let Some(limiter) = &inner.heavy {
-        if is_route(&parts, &HEAVY_ROUTES) {
-            if let Err(wait) = check(limiter, caller_key(&parts)) {
-                metrics::counter!("gridlink_rate_limited_total", "limit" => "heavy").increment(1);
-                return too_many(
-                    "rate_limited",
-                    "too many heavy requests for this key; try again later".into(),
-                    wait,
-                );
-            }
-        }
+    if let Some(limiter) = &inner.heavy
+        && is_route(&parts, &HEAVY_ROUTES)
+        && let Err(wait) = check(limiter, caller_key(&parts))
+    {
+        metrics::counter!("gridlink_rate_limited_total", "limit" => "heavy").increment(1);
+        return too_many(
+            "rate_limited",
+            "too many heavy requests for this key; try again later".into(),
+            wait,
+        );
     }
     let request = Request::from_parts(parts, body);
     match inner.settings.request_timeout {

@@ -170,8 +170,9 @@ pub fn render(state: &AppState) -> String {
     for layer in store.layers() {
         gauge!("gridlink_layer_features", "layer" => layer.def.id.clone()).set(layer.len() as f64);
     }
-    gauge!("gridlink_tile_cache_entries").set(state.tiles.entries() as f64);
+    // Bytes first: it settles the cache's pending bookkeeping, which the count lags behind.
     gauge!("gridlink_tile_cache_bytes").set(state.tiles.bytes() as f64);
+    gauge!("gridlink_tile_cache_entries").set(state.tiles.entries() as f64);
     if let Some(cases) = &state.cases {
         let now = cases.clock.now();
         let mut by_status = [0u64; crate::cases::Status::ALL.len()];

@@ -159,7 +159,11 @@ impl TileCache {
     }
 
     /// The weight the cache holds (tile bytes with room for their gzip copy), for /metrics.
+    /// Runs moka's pending bookkeeping first: its counts lag the inserts until it does.
     pub fn bytes(&self) -> u64 {
-        self.cache.as_ref().map_or(0, |c| c.weighted_size())
+        self.cache.as_ref().map_or(0, |c| {
+            c.run_pending_tasks();
+            c.weighted_size()
+        })
     }
 }
