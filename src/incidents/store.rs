@@ -390,61 +390,45 @@ pub async fn propose(
                             Proposed::Added(id)
                         }
                     }
-                    None if cooldown_ms > 0 => {
-                        let rows = sqlx::query(&sql(DISMISSED))
-                            .bind(&new.plan)
-                            .bind(&new.episode)
-                            .bind(now - cooldown_ms)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                        let mut held = None;
-                        for row in &rows {
-                            let context: Context =
-                                serde_json::from_str(row.try_get::<&str, _>("context")?)
-                                    .map_err(|e| IncidentError::Corrupt(e.to_string()))?;
-                            let dismissed = level(row.try_get::<&str, _>("level")?)?;
-                            if dismissal_covers(dismissed, &context, new.level, &new.context) {
-                                held = Some(row.try_get::<i64, _>("id")?);
-                                break;
-                            }
-                        }
-                        match held {
-                            Some(id) => {
-                                let entry = NewEntry {
-                                    kind: "held",
-                                    level: Some(new.level),
-                                    data: Some(data.clone()),
-                                    note: Some(new.title.clone()),
-                                    ..NewEntry::default()
-                                };
-                                append!(tx, sql, id, &entry, actor, now);
-                                Proposed::Held(id)
-                            }
-                            None => {
-                                let id = insert_incident!(tx, sql, new, now);
-                                let entry = NewEntry {
-                                    kind: "proposed",
-                                    level: Some(new.level),
-                                    data: Some(data.clone()),
-                                    note: Some(new.title.clone()),
-                                    ..NewEntry::default()
-                                };
-                                append!(tx, sql, id, &entry, actor, now);
-                                Proposed::New(id)
-                            }
-                        }
-                    }
                     None => {
-                        let id = insert_incident!(tx, sql, new, now);
+                        // A dismissal within the cool-down that covers this trigger holds it:
+                        // the dismissed incident's timeline records it, nothing is proposed.
+                        let mut held = None;
+                        if cooldown_ms > 0 {
+                            let rows = sqlx::query(&sql(DISMISSED))
+                                .bind(&new.plan)
+                                .bind(&new.episode)
+                                .bind(now - cooldown_ms)
+                                .fetch_all(&mut *tx)
+                                .await?;
+                            for row in &rows {
+                                let context: Context =
+                                    serde_json::from_str(row.try_get::<&str, _>("context")?)
+                                        .map_err(|e| IncidentError::Corrupt(e.to_string()))?;
+                                let dismissed = level(row.try_get::<&str, _>("level")?)?;
+                                if dismissal_covers(dismissed, &context, new.level, &new.context) {
+                                    held = Some(row.try_get::<i64, _>("id")?);
+                                    break;
+                                }
+                            }
+                        }
+                        let (id, kind) = match held {
+                            Some(id) => (id, "held"),
+                            None => (insert_incident!(tx, sql, new, now), "proposed"),
+                        };
                         let entry = NewEntry {
-                            kind: "proposed",
+                            kind,
                             level: Some(new.level),
                             data: Some(data.clone()),
                             note: Some(new.title.clone()),
                             ..NewEntry::default()
                         };
                         append!(tx, sql, id, &entry, actor, now);
-                        Proposed::New(id)
+                        if held.is_some() {
+                            Proposed::Held(id)
+                        } else {
+                            Proposed::New(id)
+                        }
                     }
                 };
                 tx.commit().await?;
