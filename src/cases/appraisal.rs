@@ -67,6 +67,20 @@ pub struct UnitAppraisal {
     pub rank: u32,
 }
 
+impl UnitAppraisal {
+    /// A unit's row before any step of the period is counted (both the database sums and the
+    /// reference reading of the events start from it).
+    fn empty(u: &UnitInfo) -> UnitAppraisal {
+        UnitAppraisal {
+            unit: u.code.clone(),
+            name: u.name.clone(),
+            unit_type: u.unit_type.clone(),
+            level: u.level.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A town sub-centre's row: the cases of its area and how its queue handled them.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SubCentreAppraisal {
@@ -141,16 +155,7 @@ pub fn appraise(
     // Each unit's row, with the summed dispatch-to-feedback time and its count beside it.
     let mut rows: HashMap<&str, (UnitAppraisal, i64, u64)> = units
         .iter()
-        .map(|u| {
-            let row = UnitAppraisal {
-                unit: u.code.clone(),
-                name: u.name.clone(),
-                unit_type: u.unit_type.clone(),
-                level: u.level.to_string(),
-                ..Default::default()
-            };
-            (u.code.as_str(), (row, 0, 0))
-        })
+        .map(|u| (u.code.as_str(), (UnitAppraisal::empty(u), 0, 0)))
         .collect();
     for e in events {
         let Some(unit) = case_unit(e) else { continue };
@@ -478,16 +483,7 @@ pub fn appraise_tallies(
 ) -> Appraisal {
     let mut unit_rows: Vec<(UnitAppraisal, i64, u64)> = units
         .iter()
-        .map(|u| {
-            let row = UnitAppraisal {
-                unit: u.code.clone(),
-                name: u.name.clone(),
-                unit_type: u.unit_type.clone(),
-                level: u.level.to_string(),
-                ..Default::default()
-            };
-            (row, 0, 0)
-        })
+        .map(|u| (UnitAppraisal::empty(u), 0, 0))
         .collect();
     let unit_index = index_of(&unit_rows, |r| &r.0.unit);
     for t in &tallies.units {
